@@ -1,0 +1,5 @@
+"""Allow ``python -m schulit``."""
+
+from schulit.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Click command groups, one module per area; each stays thin: parse, call, render."""

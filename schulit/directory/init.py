@@ -1,0 +1,101 @@
+"""``schulit directory init``: create the base entry and the container OUs that are missing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import ldap3
+from ldap3.utils.dn import parse_dn
+
+from schulit.directory.layout import MANAGED_DESCRIPTION, Layout
+from schulit.errors import DirectoryError
+
+
+@dataclass
+class InitPlan:
+    """What ``directory init`` would create (DNs, parents first)."""
+
+    base_missing: bool
+    missing: list[str] = field(default_factory=list)
+
+    @property
+    def changes(self) -> int:
+        return len(self.missing) + (1 if self.base_missing else 0)
+
+
+def existing_dns(connection: ldap3.Connection, base_dn: str) -> set[str]:
+    """Lower-cased DNs of the base entry and every OU below it (one paged subtree search)."""
+    found: set[str] = set()
+    entries = connection.extend.standard.paged_search(
+        base_dn,
+        "(|(objectClass=organizationalUnit)(objectClass=dcObject)(objectClass=organization))",
+        search_scope=ldap3.SUBTREE,
+        attributes=["1.1"],
+        paged_size=500,
+        generator=True,
+    )
+    try:
+        for entry in entries:
+            if entry.get("type") == "searchResEntry":
+                found.add(_normalise(entry["dn"]))
+    except ldap3.core.exceptions.LDAPNoSuchObjectResult:
+        return set()
+    return found
+
+
+def _normalise(dn: str) -> str:
+    return ",".join(f"{attr.lower()}={value.lower()}" for attr, value, _ in parse_dn(dn, escape=True))
+
+
+def plan_init(connection: ldap3.Connection, layout: Layout, school_ids: list[str]) -> InitPlan:
+    """Compare the containers schulit needs with what the directory has."""
+    have = existing_dns(connection, layout.base_dn)
+    wanted = layout.base_containers(school_ids)
+    return InitPlan(
+        base_missing=_normalise(layout.base_dn) not in have,
+        missing=[dn for dn in wanted if _normalise(dn) not in have],
+    )
+
+
+def _base_entry(base_dn: str, organisation: str) -> tuple[list[str], dict[str, list[str]]]:
+    attribute, value, _ = parse_dn(base_dn, escape=False)[0]
+    attribute = attribute.lower()
+    if attribute == "dc":
+        return ["top", "dcObject", "organization"], {"dc": [value], "o": [organisation]}
+    if attribute == "o":
+        return ["top", "organization"], {"o": [value]}
+    if attribute == "ou":
+        return ["top", "organizationalUnit"], {"ou": [value]}
+    raise DirectoryError(f"base DN {base_dn}: cannot create a base entry of type {attribute}=")
+
+
+def apply_init(connection: ldap3.Connection, layout: Layout, plan: InitPlan, organisation: str) -> list[str]:
+    """Create what ``plan`` lists; return the DNs created. Already-existing entries are not an error."""
+    created: list[str] = []
+    if plan.base_missing:
+        classes, attributes = _base_entry(layout.base_dn, organisation)
+        _add(connection, layout.base_dn, classes, attributes, created)
+    for dn in plan.missing:
+        name = parse_dn(dn, escape=False)[0][1]
+        _add(
+            connection,
+            dn,
+            ["top", "organizationalUnit"],
+            {"ou": [name], "description": [MANAGED_DESCRIPTION]},
+            created,
+        )
+    return created
+
+
+def _add(
+    connection: ldap3.Connection,
+    dn: str,
+    classes: list[str],
+    attributes: dict[str, list[str]],
+    created: list[str],
+) -> None:
+    ok, result, _, _ = connection.add(dn, classes, attributes)
+    if ok:
+        created.append(dn)
+    elif result.get("description") != "entryAlreadyExists":
+        raise DirectoryError(f"cannot create {dn}: {result.get('description')} {result.get('message', '')}")

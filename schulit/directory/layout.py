@@ -1,0 +1,58 @@
+"""Where things live in the directory (SPEC §4), as DN arithmetic with proper escaping.
+
+::
+
+    <base>
+    ├── ou=schools
+    │   └── ou=<school id>
+    │       ├── ou=pupils       uid=<login>  inetOrgPerson + posixAccount + shadowAccount
+    │       ├── ou=teachers     uid=<login>
+    │       └── ou=groups       cn=<school id>-<class>, cn=<school id>-pupils, cn=<school id>-teachers
+    ├── ou=groups               county-wide groups (cn=all-teachers, cn=all-pupils)
+    └── ou=schulit              bookkeeping: reserved logins of deleted accounts
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ldap3.utils.dn import escape_rdn
+
+SCHOOL_CONTAINERS = ("pupils", "teachers", "groups")
+MANAGED_DESCRIPTION = "managed by schulit"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """DNs of schulit's containers below ``base_dn``."""
+
+    base_dn: str
+
+    @property
+    def schools_dn(self) -> str:
+        return f"ou=schools,{self.base_dn}"
+
+    @property
+    def county_groups_dn(self) -> str:
+        return f"ou=groups,{self.base_dn}"
+
+    @property
+    def system_dn(self) -> str:
+        return f"ou=schulit,{self.base_dn}"
+
+    def school_dn(self, school_id: str) -> str:
+        return f"ou={escape_rdn(school_id)},{self.schools_dn}"
+
+    def container_dn(self, school_id: str, container: str) -> str:
+        """``ou=pupils|teachers|groups`` of one school."""
+        if container not in SCHOOL_CONTAINERS:
+            raise ValueError(f"unknown container {container!r}")
+        return f"ou={container},{self.school_dn(school_id)}"
+
+    def base_containers(self, school_ids: list[str]) -> list[str]:
+        """Every container DN schulit needs, parents before children."""
+        dns = [self.schools_dn, self.county_groups_dn, self.system_dn]
+        for school_id in school_ids:
+            dns.append(self.school_dn(school_id))
+            dns.extend(self.container_dn(school_id, name) for name in SCHOOL_CONTAINERS)
+        return dns

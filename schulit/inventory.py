@@ -1,0 +1,638 @@
+"""Load and validate an inventory directory into plain, typed records.
+
+Layout of an inventory directory::
+
+    county.toml          county settings: directory, naming, numbers, lifecycle, safety, passwords, ssh
+    schools/<id>.toml    one file per school: id, name, type, identity, rosters, servers, network
+
+Every problem is collected (not just the first) and reported as ``file: key: problem``.
+Relative paths in the files are resolved against the inventory directory.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from schulit.errors import InventoryError
+from schulit.naming import NamingPolicy
+from schulit.records import RosterSource
+
+SCHOOL_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,30}[a-z0-9]$")
+HOST_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$")
+MAC_PATTERN = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+SCHOOL_TYPES = (
+    "Grundschule",
+    "Oberschule",
+    "Hauptschule",
+    "Realschule",
+    "Gesamtschule",
+    "Gymnasium",
+    "BBS",
+    "Förderschule",
+)
+IDENTITIES = ("source-id", "name+birthdate")
+ROSTER_FORMATS = ("csv", "oneroster")
+ROSTER_ROLES = ("pupil", "teacher", "mixed")
+HASH_SCHEMES = ("crypt-sha512", "ssha")
+ID_SCOPES = ("school", "county")
+
+
+@dataclass(frozen=True)
+class DirectorySettings:
+    """How to reach and bind to the central LDAP directory."""
+
+    url: str
+    base_dn: str
+    bind_dn: str
+    password_file: Path | None = None
+    ca_file: Path | None = None
+    start_tls: bool = False
+    allow_plaintext_loopback: bool = False
+    timeout: float = 10.0
+
+
+@dataclass(frozen=True)
+class NumberRange:
+    """An inclusive range of uidNumber or gidNumber values schulit may allocate from."""
+
+    first: int
+    last: int
+
+
+@dataclass(frozen=True)
+class IdentityPolicy:
+    """How far a roster source id is unique: within one school, or county-wide.
+
+    ``county`` scope lets a pupil move school with the same account (the id follows the person, e.g. one
+    county-hosted school-administration system or a Land-wide pupil id); teachers default to ``county``
+    because their id is usually the staff number. ``school`` scope prefixes the id with the school id.
+    """
+
+    pupil_id_scope: str = "school"
+    teacher_id_scope: str = "county"
+
+
+@dataclass(frozen=True)
+class LifecyclePolicy:
+    """How long leavers stay deactivated, and how long a deleted login stays reserved."""
+
+    grace_days: int = 90
+    login_retention_days: int = 365
+
+
+@dataclass(frozen=True)
+class SafetyLimits:
+    """A run stops before writing if it would deactivate/delete more than either limit per school."""
+
+    max_percent: float = 10.0
+    max_count: int = 50
+
+
+@dataclass(frozen=True)
+class PasswordPolicy:
+    """Initial password length, hash scheme and where delivery files (mode 0600) go."""
+
+    length: int = 10
+    hash_scheme: str = "crypt-sha512"
+    delivery_dir: Path = Path("/var/lib/schulit/passwords")
+
+
+@dataclass(frozen=True)
+class SshSettings:
+    """County-wide SSH client settings for pushing configs."""
+
+    key_file: Path | None = None
+    known_hosts: Path | None = None
+    connect_timeout: float = 10.0
+    command_timeout: float = 60.0
+    forks: int = 10
+
+
+@dataclass(frozen=True)
+class Device:
+    """A device with a fixed DHCP lease in a school network."""
+
+    name: str
+    mac: str
+    ip: str
+
+
+@dataclass(frozen=True)
+class Network:
+    """A school's network, used by the DHCP/DNS templates."""
+
+    subnet: str
+    gateway: str
+    dns_domain: str
+    dhcp_start: str
+    dhcp_end: str
+    dns_servers: tuple[str, ...] = ()
+    devices: tuple[Device, ...] = ()
+
+
+@dataclass(frozen=True)
+class Server:
+    """A school server that receives rendered configs over SSH."""
+
+    name: str
+    school_id: str
+    address: str
+    port: int = 22
+    user: str = "root"
+    roles: tuple[str, ...] = ()
+    host_key: str | None = None
+    root: str = "/"
+    handler_commands: Mapping[str, str] = field(default_factory=dict)
+    validate_commands: Mapping[str, str] = field(default_factory=dict)
+    vars: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class School:
+    """One school: identity, roster sources, servers and network."""
+
+    id: str
+    name: str
+    type: str
+    identity: str
+    rosters: tuple[RosterSource, ...]
+    servers: tuple[Server, ...]
+    network: Network | None
+    vars: Mapping[str, Any]
+    file: Path
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """The whole county: settings plus schools, in file-name order."""
+
+    root: Path
+    county_name: str
+    county_short_name: str
+    directory: DirectorySettings
+    naming: NamingPolicy
+    identity: IdentityPolicy
+    uid_range: NumberRange
+    gid_range: NumberRange
+    lifecycle: LifecyclePolicy
+    safety: SafetyLimits
+    passwords: PasswordPolicy
+    ssh: SshSettings
+    templates_dir: Path
+    schools: tuple[School, ...]
+    vars: Mapping[str, Any] = field(default_factory=dict)
+
+    def school(self, school_id: str) -> School:
+        """Return the school with this id or raise InventoryError."""
+        for school in self.schools:
+            if school.id == school_id:
+                return school
+        known = ", ".join(s.id for s in self.schools)
+        raise InventoryError([f"{self.root}: no school with id {school_id!r} (known: {known})"])
+
+    def servers(self) -> list[Server]:
+        """All servers of all schools."""
+        return [server for school in self.schools for server in school.servers]
+
+
+class _Table:
+    """A TOML table being validated: remembers file and key path, collects problems."""
+
+    def __init__(self, data: Mapping[str, Any], file: Path, where: str, problems: list[str]):
+        self.data = data
+        self.file = file
+        self.where = where
+        self.problems = problems
+        self.seen: set[str] = set()
+
+    def _key(self, key: str) -> str:
+        return f"{self.where}.{key}" if self.where else key
+
+    def problem(self, key: str, message: str) -> None:
+        self.problems.append(f"{self.file}: {self._key(key)}: {message}")
+
+    def _get(self, key: str, kinds: tuple[type, ...], expected: str, required: bool, default: Any) -> Any:
+        self.seen.add(key)
+        if key not in self.data:
+            if required:
+                self.problem(key, f"missing (expected {expected})")
+            return default
+        value = self.data[key]
+        if isinstance(value, bool) and bool not in kinds:
+            self.problem(key, f"expected {expected}, got {value!r}")
+            return default
+        if not isinstance(value, kinds):
+            self.problem(key, f"expected {expected}, got {value!r}")
+            return default
+        return value
+
+    def string(
+        self,
+        key: str,
+        default: str | None = None,
+        *,
+        required: bool = False,
+        choices: tuple[str, ...] | None = None,
+        pattern: re.Pattern[str] | None = None,
+    ) -> Any:
+        value = self._get(key, (str,), "a string", required, default)
+        if value is default or value is None:
+            return value
+        if not value.strip():
+            self.problem(key, "must not be empty")
+            return default
+        if choices is not None and value not in choices:
+            self.problem(key, f"expected one of {', '.join(choices)}, got {value!r}")
+            return default
+        if pattern is not None and not pattern.match(value):
+            self.problem(key, f"{value!r} does not match {pattern.pattern}")
+            return default
+        return value
+
+    def integer(
+        self,
+        key: str,
+        default: int,
+        *,
+        low: int | None = None,
+        high: int | None = None,
+        required: bool = False,
+    ) -> int:
+        value = self._get(key, (int,), "an integer", required, default)
+        if value is default:
+            return value
+        if (low is not None and value < low) or (high is not None and value > high):
+            self.problem(key, f"expected an integer from {low} to {high}, got {value}")
+            return default
+        return value
+
+    def number(self, key: str, default: float, *, low: float = 0, high: float | None = None) -> float:
+        value = self._get(key, (int, float), "a number", False, default)
+        if value is default:
+            return value
+        if value < low or (high is not None and value > high):
+            self.problem(key, f"expected a number from {low} to {high}, got {value}")
+            return default
+        return float(value)
+
+    def boolean(self, key: str, default: bool) -> bool:
+        return self._get(key, (bool,), "true or false", False, default)
+
+    def path(self, key: str, base: Path, *, required: bool = False) -> Path | None:
+        value = self.string(key, required=required)
+        if value is None:
+            return None
+        return (base / value).resolve() if not Path(value).is_absolute() else Path(value)
+
+    def table(self, key: str, *, required: bool = False) -> _Table:
+        value = self._get(key, (dict,), "a table", required, {})
+        return _Table(value, self.file, self._key(key), self.problems)
+
+    def free_table(self, key: str) -> dict[str, Any]:
+        """A table whose keys are not validated (template variables)."""
+        return dict(self._get(key, (dict,), "a table", False, {}))
+
+    def string_map(self, key: str) -> dict[str, str]:
+        raw = self._get(key, (dict,), "a table of strings", False, {})
+        result = {}
+        for name, value in raw.items():
+            if isinstance(value, str):
+                result[name] = value
+            else:
+                self.problems.append(
+                    f"{self.file}: {self._key(key)}.{name}: expected a string, got {value!r}"
+                )
+        return result
+
+    def array_of_tables(self, key: str) -> list[_Table]:
+        raw = self._get(key, (list,), "an array of tables", False, [])
+        tables = []
+        for index, item in enumerate(raw):
+            if isinstance(item, dict):
+                tables.append(_Table(item, self.file, f"{self._key(key)}[{index}]", self.problems))
+            else:
+                self.problems.append(f"{self.file}: {self._key(key)}[{index}]: expected a table")
+        return tables
+
+    def string_list(self, key: str) -> list[str]:
+        raw = self._get(key, (list,), "a list of strings", False, [])
+        if not all(isinstance(item, str) for item in raw):
+            self.problem(key, "expected a list of strings")
+            return []
+        return list(raw)
+
+    def done(self) -> None:
+        """Report keys that were present but never asked for (typos, unsupported settings)."""
+        for key in sorted(set(self.data) - self.seen):
+            self.problem(key, "unknown key")
+
+
+def _read_toml(file: Path, problems: list[str]) -> dict[str, Any] | None:
+    try:
+        with file.open("rb") as handle:
+            return tomllib.load(handle)
+    except OSError as exc:
+        problems.append(f"{file}: cannot read: {exc.strerror or exc}")
+    except tomllib.TOMLDecodeError as exc:
+        problems.append(f"{file}: invalid TOML: {exc}")
+    return None
+
+
+def _check_dn(table: _Table, key: str, value: str | None) -> None:
+    if value is not None and not re.match(r"^[A-Za-z][\w-]*=[^,]+(,\s*[A-Za-z][\w-]*=[^,]+)*$", value):
+        table.problem(key, f"{value!r} is not a distinguished name like dc=example,dc=org")
+
+
+def load_inventory(root: Path | str) -> Inventory:
+    """Load and validate the inventory in ``root``; raise InventoryError listing every problem."""
+    root = Path(root).resolve()
+    problems: list[str] = []
+    county_file = root / "county.toml"
+    if not root.is_dir():
+        raise InventoryError([f"{root}: inventory directory not found"])
+    data = _read_toml(county_file, problems)
+    if data is None:
+        raise InventoryError(problems)
+    top = _Table(data, county_file, "", problems)
+
+    county = top.table("county", required=True)
+    county_name = county.string("name", "", required=True)
+    short_name = county.string("short_name", "", required=True, pattern=SCHOOL_ID_PATTERN)
+    county.done()
+
+    directory = _load_directory(top.table("directory", required=True), root)
+    naming_table = top.table("naming")
+    naming = NamingPolicy(
+        scheme=naming_table.string("scheme", "{first}.{last}"),
+        max_length=naming_table.integer("max_length", 20, low=8, high=64),
+    )
+    if "{first}" not in naming.scheme and "{f}" not in naming.scheme and "{last}" not in naming.scheme:
+        naming_table.problem("scheme", "must contain {first}, {f} or {last}")
+    naming_table.done()
+
+    identity_table = top.table("identity")
+    identity = IdentityPolicy(
+        pupil_id_scope=identity_table.string("pupil_id_scope", "school", choices=ID_SCOPES),
+        teacher_id_scope=identity_table.string("teacher_id_scope", "county", choices=ID_SCOPES),
+    )
+    identity_table.done()
+
+    numbers = top.table("numbers")
+    uid_range = NumberRange(
+        numbers.integer("uid_first", 100000, low=1000), numbers.integer("uid_last", 199999)
+    )
+    gid_range = NumberRange(
+        numbers.integer("gid_first", 100000, low=1000), numbers.integer("gid_last", 199999)
+    )
+    for name, rng in (("uid", uid_range), ("gid", gid_range)):
+        if rng.last <= rng.first:
+            numbers.problem(f"{name}_last", f"must be greater than {name}_first ({rng.first})")
+    numbers.done()
+
+    lifecycle_table = top.table("lifecycle")
+    lifecycle = LifecyclePolicy(
+        grace_days=lifecycle_table.integer("grace_days", 90, low=0, high=3650),
+        login_retention_days=lifecycle_table.integer("login_retention_days", 365, low=0, high=36500),
+    )
+    lifecycle_table.done()
+
+    safety_table = top.table("safety")
+    safety = SafetyLimits(
+        max_percent=safety_table.number("max_percent", 10.0, low=0, high=100),
+        max_count=safety_table.integer("max_count", 50, low=0),
+    )
+    safety_table.done()
+
+    password_table = top.table("passwords")
+    passwords = PasswordPolicy(
+        length=password_table.integer("length", 10, low=8, high=64),
+        hash_scheme=password_table.string("hash", "crypt-sha512", choices=HASH_SCHEMES),
+        delivery_dir=password_table.path("delivery_dir", root) or Path("/var/lib/schulit/passwords"),
+    )
+    password_table.done()
+
+    ssh_table = top.table("ssh")
+    ssh = SshSettings(
+        key_file=ssh_table.path("key_file", root),
+        known_hosts=ssh_table.path("known_hosts", root),
+        connect_timeout=ssh_table.number("connect_timeout", 10.0, low=0.1, high=600),
+        command_timeout=ssh_table.number("command_timeout", 60.0, low=0.1, high=3600),
+        forks=ssh_table.integer("forks", 10, low=1, high=256),
+    )
+    ssh_table.done()
+
+    templates_table = top.table("templates")
+    templates_dir = templates_table.path("dir", root) or (root / "templates")
+    templates_table.done()
+    county_vars = top.free_table("vars")
+    top.done()
+
+    schools = _load_schools(root, problems)
+    if problems:
+        raise InventoryError(problems)
+    return Inventory(
+        root=root,
+        county_name=county_name,
+        county_short_name=short_name,
+        directory=directory,
+        naming=naming,
+        identity=identity,
+        uid_range=uid_range,
+        gid_range=gid_range,
+        lifecycle=lifecycle,
+        safety=safety,
+        passwords=passwords,
+        ssh=ssh,
+        templates_dir=templates_dir,
+        schools=tuple(schools),
+        vars=county_vars,
+    )
+
+
+def _load_directory(table: _Table, root: Path) -> DirectorySettings:
+    url = table.string("url", "", required=True)
+    if url and not re.match(r"^(ldap|ldaps|ldapi)://", url):
+        table.problem("url", f"expected an ldap://, ldaps:// or ldapi:// URL, got {url!r}")
+    base_dn = table.string("base_dn", "", required=True)
+    _check_dn(table, "base_dn", base_dn or None)
+    bind_dn = table.string("bind_dn", "", required=True)
+    _check_dn(table, "bind_dn", bind_dn or None)
+    settings = DirectorySettings(
+        url=url,
+        base_dn=base_dn,
+        bind_dn=bind_dn,
+        password_file=table.path("password_file", root),
+        ca_file=table.path("ca_file", root),
+        start_tls=table.boolean("start_tls", False),
+        allow_plaintext_loopback=table.boolean("allow_plaintext_loopback", False),
+        timeout=table.number("timeout", 10.0, low=0.1, high=600),
+    )
+    table.done()
+    return settings
+
+
+def _load_schools(root: Path, problems: list[str]) -> list[School]:
+    schools_dir = root / "schools"
+    files = sorted(schools_dir.glob("*.toml")) if schools_dir.is_dir() else []
+    if not files:
+        problems.append(f"{schools_dir}: no school files (schools/<id>.toml)")
+    schools: list[School] = []
+    first_file_of_id: dict[str, Path] = {}
+    server_names: dict[str, Path] = {}
+    for file in files:
+        data = _read_toml(file, problems)
+        if data is None:
+            continue
+        school = _load_school(_Table(data, file, "", problems), root)
+        if school is None:
+            continue
+        if school.id in first_file_of_id:
+            problems.append(
+                f"{file}: id: duplicate school id {school.id!r} (also in {first_file_of_id[school.id]})"
+            )
+            continue
+        first_file_of_id[school.id] = file
+        for server in school.servers:
+            if server.name in server_names:
+                problems.append(
+                    f"{file}: servers: duplicate server name {server.name!r} "
+                    f"(also in {server_names[server.name]})"
+                )
+            server_names[server.name] = file
+        schools.append(school)
+    return schools
+
+
+def _load_school(table: _Table, root: Path) -> School | None:
+    before = len(table.problems)
+    school_id = table.string("id", required=True, pattern=SCHOOL_ID_PATTERN)
+    name = table.string("name", "", required=True)
+    school_type = table.string("type", "", required=True, choices=SCHOOL_TYPES)
+    identity = table.string("identity", "source-id", choices=IDENTITIES)
+    rosters = tuple(_load_roster(item, root) for item in table.array_of_tables("rosters"))
+    if not rosters:
+        table.problem("rosters", "missing (expected at least one [[rosters]] table)")
+    servers = tuple(_load_server(item, school_id or "") for item in table.array_of_tables("servers"))
+    network_table = table.table("network")
+    network = _load_network(network_table) if network_table.data else None
+    network_table.done()
+    school_vars = table.free_table("vars")
+    table.done()
+    if len(table.problems) > before or school_id is None:
+        return None
+    return School(
+        id=school_id,
+        name=name,
+        type=school_type,
+        identity=identity,
+        rosters=rosters,
+        servers=servers,
+        network=network,
+        vars=school_vars,
+        file=table.file,
+    )
+
+
+def _load_roster(table: _Table, root: Path) -> RosterSource:
+    path = table.path("path", root, required=True)
+    if path is not None and not path.exists():
+        table.problem("path", f"roster file not found: {path}")
+    roster_format = table.string("format", "csv", choices=ROSTER_FORMATS)
+    role = table.string("role", "pupil" if roster_format == "csv" else "mixed", choices=ROSTER_ROLES)
+    delimiter = table.string("delimiter", "auto")
+    if delimiter not in ("auto", ";", ",", "\t", "|"):
+        table.problem("delimiter", f"expected auto, ';', ',', '|' or a tab, got {delimiter!r}")
+    source = RosterSource(
+        path=path or Path(),
+        format=roster_format,
+        role=role,
+        encoding=table.string("encoding", "auto"),
+        delimiter=delimiter,
+        columns=table.string_map("columns"),
+        preset=table.string("preset"),
+        origin=f"{table.file}: {table.where}",
+    )
+    table.done()
+    return source
+
+
+def _load_server(table: _Table, school_id: str) -> Server:
+    name = table.string("name", "", required=True, pattern=HOST_NAME_PATTERN)
+    address = table.string("address", "", required=True)
+    if address:
+        try:
+            ipaddress.ip_address(address)
+        except ValueError:
+            if not HOST_NAME_PATTERN.match(address):
+                table.problem("address", f"expected an IP address or host name, got {address!r}")
+    roles = table.string_list("roles")
+    if not roles:
+        table.problem("roles", 'missing (expected a list of roles, e.g. ["fileserver"])')
+    server = Server(
+        name=name,
+        school_id=school_id,
+        address=address,
+        port=table.integer("port", 22, low=1, high=65535),
+        user=table.string("user", "root"),
+        roles=tuple(roles),
+        host_key=table.string("host_key"),
+        root=table.string("root", "/"),
+        handler_commands=table.string_map("handler_commands"),
+        validate_commands=table.string_map("validate_commands"),
+        vars=table.free_table("vars"),
+    )
+    if not server.root.startswith("/"):
+        table.problem("root", f"expected an absolute path on the server, got {server.root!r}")
+    table.done()
+    return server
+
+
+def _load_network(table: _Table) -> Network:
+    subnet = table.string("subnet", "", required=True)
+    network = None
+    try:
+        network = ipaddress.ip_network(subnet) if subnet else None
+    except ValueError:
+        table.problem("subnet", f"expected a network like 10.1.2.0/24, got {subnet!r}")
+
+    def address_in_subnet(key: str, value: str | None) -> str:
+        if not value:
+            return ""
+        try:
+            parsed = ipaddress.ip_address(value)
+        except ValueError:
+            table.problem(key, f"expected an IP address, got {value!r}")
+            return value
+        if network is not None and parsed not in network:
+            table.problem(key, f"{value} is not in {subnet}")
+        return value
+
+    devices = []
+    for item in table.array_of_tables("devices"):
+        mac = (item.string("mac", "", required=True) or "").lower()
+        if mac and not MAC_PATTERN.match(mac):
+            item.problem("mac", f"expected a MAC address like 52:54:00:12:34:56, got {mac!r}")
+        device = Device(
+            name=item.string("name", "", required=True, pattern=HOST_NAME_PATTERN),
+            mac=mac,
+            ip=item.string("ip", "", required=True),
+        )
+        item.done()
+        address_in_subnet(f"devices.{device.name}.ip", device.ip)
+        devices.append(device)
+    result = Network(
+        subnet=subnet,
+        gateway=address_in_subnet("gateway", table.string("gateway", "", required=True)),
+        dns_domain=table.string("dns_domain", "", required=True),
+        dhcp_start=address_in_subnet("dhcp_start", table.string("dhcp_start", "", required=True)),
+        dhcp_end=address_in_subnet("dhcp_end", table.string("dhcp_end", "", required=True)),
+        dns_servers=tuple(table.string_list("dns_servers")),
+        devices=tuple(devices),
+    )
+    return result

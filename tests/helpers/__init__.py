@@ -1,0 +1,1 @@
+"""Builders for small throwaway inventories used by the tests."""

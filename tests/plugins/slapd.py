@@ -1,0 +1,29 @@
+"""pytest fixtures: real OpenLDAP slapd servers on loopback, started and stopped by the suite."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from schulit.devservers.slapd import Slapd
+
+TEST_BASE_DN = "dc=lk-test,dc=schule,dc=example"
+
+
+def _require_slapd() -> None:
+    if shutil.which("slapd") is None and not Path("/usr/sbin/slapd").exists():
+        pytest.fail(
+            "slapd is not installed: run scripts/install-system-deps.sh (the README's test command does)"
+        )
+
+
+@pytest.fixture
+def slapd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Slapd]:
+    """A fresh, empty slapd (no base entry yet) for one test; fast (dbnosync), killed afterwards."""
+    _require_slapd()
+    server = Slapd(tmp_path_factory.mktemp("slapd"), base_dn=TEST_BASE_DN, durable=False).start()
+    yield server
+    server.stop(kill=True)
