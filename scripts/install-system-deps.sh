@@ -4,7 +4,7 @@
 # the suite and the demo start their own throwaway instances.
 set -euo pipefail
 
-packages=(slapd ldap-utils openssh-server openssh-client poppler-utils tmux fonts-dejavu-core)
+packages=(slapd ldap-utils openssh-server openssh-client openssl poppler-utils tmux fonts-dejavu-core)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

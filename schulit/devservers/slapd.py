@@ -76,6 +76,8 @@ class Slapd:
     port: int = 0
     durable: bool = True
     tls: TlsFiles | None = None
+    bind_password_file: Path | None = None
+    ldaps_port: int = 0
 
     @property
     def url(self) -> str:
@@ -87,7 +89,7 @@ class Slapd:
 
     @property
     def password_file(self) -> Path:
-        return self.state_dir / "ldap-bind.password"
+        return self.bind_password_file or self.state_dir / "ldap-bind.password"
 
     @property
     def pid_file(self) -> Path:
@@ -105,6 +107,7 @@ class Slapd:
         data_dir = self.state_dir / "data"
         data_dir.mkdir(parents=True, exist_ok=True)
         if not self.password_file.exists():
+            self.password_file.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as handle:
                 handle.write(secrets.token_urlsafe(24))
@@ -145,7 +148,7 @@ class Slapd:
         self._write_config()
         urls = [self.url]
         if self.tls is not None:
-            self.ldaps_port = free_port(self.address)
+            self.ldaps_port = self.ldaps_port or free_port(self.address)
             urls.append(f"ldaps://{self.address}:{self.ldaps_port}")
         log = (self.state_dir / "slapd.log").open("ab")
         subprocess.run(
