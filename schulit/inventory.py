@@ -186,6 +186,7 @@ class Inventory:
     ssh: SshSettings
     templates_dir: Path
     schools: tuple[School, ...]
+    audit_log: Path | None = None
     vars: Mapping[str, Any] = field(default_factory=dict)
 
     def school(self, school_id: str) -> School:
@@ -430,6 +431,9 @@ def load_inventory(root: Path | str) -> Inventory:
     templates_table = top.table("templates")
     templates_dir = templates_table.path("dir", root) or (root / "templates")
     templates_table.done()
+    audit_table = top.table("audit")
+    audit_log = audit_table.path("file", root)
+    audit_table.done()
     county_vars = top.free_table("vars")
     top.done()
 
@@ -452,6 +456,7 @@ def load_inventory(root: Path | str) -> Inventory:
         templates_dir=templates_dir,
         schools=tuple(schools),
         vars=county_vars,
+        audit_log=audit_log,
     )
 
 
