@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import sys
+from datetime import date
+from typing import Any
+
 import click
 
-from schulit.commands.pending import not_implemented
+from schulit.accounts import ops
+from schulit.accounts.lock import default_lock_path, run_lock
+from schulit.accounts.model import Change, Plan
+from schulit.accounts.service import SyncOptions, roster_override, run_sync
+from schulit.audit import AuditLog
+from schulit.context import AppContext
+from schulit.directory.layout import Layout
+from schulit.errors import EXIT_CHANGES_PENDING, SchulitError
 
 SCHOOL_OPTION = click.option(
     "--school",
@@ -13,14 +25,150 @@ SCHOOL_OPTION = click.option(
     metavar="ID",
     help="Only this school (repeatable). Default: all schools.",
 )
-ROSTER_OPTION = click.option(
-    "--roster",
-    "rosters",
-    multiple=True,
-    metavar="ID=PATH",
-    help="Use PATH as the roster of school ID for this run (repeatable).",
-)
 JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+TODAY_OPTION = click.option(
+    "--today",
+    type=click.DateTime(["%Y-%m-%d"]),
+    hidden=True,
+    help="Pretend today is this date (tests, simulations).",
+)
+
+COUNT_LABELS = [
+    ("create", "create"),
+    ("update", "update"),
+    ("class-change", "class change"),
+    ("move", "move"),
+    ("deactivate", "deactivate"),
+    ("reactivate", "reactivate"),
+]
+
+
+def roster_options(function: Any) -> Any:
+    """Options shared by plan and sync."""
+    for option in reversed(
+        [
+            SCHOOL_OPTION,
+            click.option(
+                "--roster",
+                "rosters",
+                multiple=True,
+                metavar="ID=PATH",
+                help="Use PATH as the (pupil or OneRoster) roster of school ID for this run (repeatable).",
+            ),
+            click.option(
+                "--format",
+                "roster_format",
+                type=click.Choice(["csv", "oneroster"]),
+                help="Format of the --roster files (default: as in the inventory).",
+            ),
+            click.option("--encoding", help="Encoding of the --roster files (default: as in the inventory)."),
+            click.option(
+                "--delimiter", help="Delimiter of the --roster CSV files (default: as in the inventory)."
+            ),
+            click.option(
+                "--skip-bad-rows",
+                is_flag=True,
+                help="Sync a school even if some rows were rejected (they are reported and skipped).",
+            ),
+            click.option(
+                "--confirm-rename",
+                "confirmed_renames",
+                multiple=True,
+                metavar="LOGIN",
+                help="Apply the probable rename the plan shows for LOGIN (name+birthdate schools).",
+            ),
+            TODAY_OPTION,
+            JSON_OPTION,
+        ]
+    ):
+        function = option(function)
+    return function
+
+
+def _options(
+    app: AppContext,
+    schools: tuple[str, ...],
+    rosters: tuple[str, ...],
+    roster_format: str | None,
+    encoding: str | None,
+    delimiter: str | None,
+    skip_bad_rows: bool,
+    confirmed_renames: tuple[str, ...],
+    today: Any,
+    force: bool = False,
+) -> SyncOptions:
+    inventory = app.inventory()
+    overrides = dict(
+        roster_override(inventory, spec, format=roster_format, encoding=encoding, delimiter=delimiter)
+        for spec in rosters
+    )
+    return SyncOptions(
+        schools=schools,
+        roster_overrides=overrides,
+        skip_bad_rows=skip_bad_rows,
+        force=force,
+        confirmed_renames=confirmed_renames,
+        today=today.date() if today else None,
+    )
+
+
+def describe_change(change: Change) -> str:
+    """One line for --verbose output (never a password: plans do not contain any)."""
+    details = change.details
+    if change.action == "create":
+        where = f"{details['role']}, {details['class']}" if details.get("class") else details["role"]
+        return f"+ create {change.login} ({details['first_name']} {details['last_name']}, {where})"
+    if change.action == "update":
+        parts = [
+            f"{name} {old!r} -> {new!r}" for name, (old, new) in details["changes"].items() if name != "cn"
+        ]
+        return f"~ update {change.login}: {'; '.join(parts)}"
+    if change.action == "move":
+        return f"> move {change.login}: {details['from_school']} -> {details['to_school']}"
+    if change.action == "group-update":
+        return f"~ group {change.dn}: +{len(details['add'])} -{len(details['remove'])} members"
+    if change.action == "probable-rename":
+        return (
+            f"? probable rename {change.login}: {details['from']} -> {details['to']} "
+            f"(apply with {details['confirm_with']})"
+        )
+    sign = "-" if change.action in ("deactivate", "group-delete") else "+"
+    return f"{sign} {change.action} {change.login or change.dn}"
+
+
+def render_plan(app: AppContext, plan: Plan, *, verbose_limit: int = 5) -> None:
+    """Human summary per school, details with --verbose."""
+    inventory = app.inventory()
+    for report in plan.schools:
+        school = inventory.school(report.school_id)
+        counts = plan.counts(report.school_id)
+        app.info(f"{school.id} ({school.name}): {report.persons} persons on the roster")
+        summary = " · ".join(f"{label} {counts.get(key, 0)}" for key, label in COUNT_LABELS)
+        groups = (
+            f"groups +{counts.get('group-create', 0)} ~{counts.get('group-update', 0)} "
+            f"-{counts.get('group-delete', 0)}"
+        )
+        app.info(f"  {summary} · {groups}")
+        if counts.get("probable-rename"):
+            app.info(f"  probable renames waiting for confirmation: {counts['probable-rename']}")
+        if report.error:
+            app.warn(f"{school.id}: NOT SYNCED: {report.error}")
+        if report.safety_stop:
+            app.warn(f"{school.id}: STOPPED BY THE SAFETY LIMIT: {report.safety_stop}")
+        shown = report.rejected if app.verbose else report.rejected[:verbose_limit]
+        for line in shown:
+            app.warn(f"rejected: {line}")
+        if len(shown) < len(report.rejected):
+            app.warn(f"... and {len(report.rejected) - len(shown)} more rejected rows (--verbose shows all)")
+    containers = [c for c in plan.changes if c.action == "container-create"]
+    if containers:
+        app.info(f"directory containers to create: {len(containers)}")
+    county = plan.counts("")
+    if county.get("group-update") or county.get("group-create"):
+        app.info(f"county groups: +{county.get('group-create', 0)} ~{county.get('group-update', 0)}")
+    for change in plan.changes:
+        if change.action == "probable-rename" or app.verbose:
+            app.info(f"  {describe_change(change)}")
 
 
 @click.group("accounts")
@@ -29,29 +177,135 @@ def accounts_group() -> None:
 
 
 @accounts_group.command("plan")
-@SCHOOL_OPTION
-@ROSTER_OPTION
-@JSON_OPTION
-def plan(schools: tuple[str, ...], rosters: tuple[str, ...], as_json: bool) -> None:
+@roster_options
+@click.pass_obj
+def plan(
+    app: AppContext,
+    schools: tuple[str, ...],
+    rosters: tuple[str, ...],
+    roster_format: str | None,
+    encoding: str | None,
+    delimiter: str | None,
+    skip_bad_rows: bool,
+    confirmed_renames: tuple[str, ...],
+    today: Any,
+    as_json: bool,
+) -> None:
     """Compare the rosters with the directory and show what a sync would change.
 
-    Exit 0: nothing to do; 2: changes pending.
+    Exit 0: nothing to do; 2: changes pending; 1: a roster could not be used; 3: a school would exceed the
+    safety limit.
     """
-    raise not_implemented("accounts plan")
+    options = _options(
+        app, schools, rosters, roster_format, encoding, delimiter, skip_bad_rows, confirmed_renames, today
+    )
+    outcome = run_sync(
+        app.inventory(), app.directory_settings(), options, command="accounts plan", dry_run=True
+    )
+    _finish_plan(app, outcome.plan, as_json)
+
+
+def _finish_plan(app: AppContext, plan_: Plan, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(plan_.to_json(), indent=2, ensure_ascii=False))
+    else:
+        render_plan(app, plan_)
+        app.info(f"plan: {len(plan_.pending)} changes pending" if plan_.pending else "plan: nothing to do")
+    from schulit.accounts.service import plan_exit_code
+
+    code = plan_exit_code(plan_)
+    if code:
+        sys.exit(code)
+    if plan_.pending:
+        sys.exit(EXIT_CHANGES_PENDING)
 
 
 @accounts_group.command("sync")
-@SCHOOL_OPTION
-@ROSTER_OPTION
+@roster_options
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-@click.option("--force", is_flag=True, help="Apply even if the safety limit would stop the run.")
+@click.option("--force", is_flag=True, help="Apply even where the safety limit would stop a school.")
 @click.option("--dry-run", is_flag=True, help="Only plan; change nothing (same as 'accounts plan').")
-@JSON_OPTION
+@click.option(
+    "--lock-timeout",
+    type=float,
+    default=60.0,
+    show_default=True,
+    help="Seconds to wait for another running sync.",
+)
+@click.pass_obj
 def sync(
-    schools: tuple[str, ...], rosters: tuple[str, ...], yes: bool, force: bool, dry_run: bool, as_json: bool
+    app: AppContext,
+    schools: tuple[str, ...],
+    rosters: tuple[str, ...],
+    roster_format: str | None,
+    encoding: str | None,
+    delimiter: str | None,
+    skip_bad_rows: bool,
+    confirmed_renames: tuple[str, ...],
+    today: Any,
+    as_json: bool,
+    yes: bool,
+    force: bool,
+    dry_run: bool,
+    lock_timeout: float,
 ) -> None:
-    """Apply the rosters to the directory: create, update, move, deactivate, reactivate accounts."""
-    raise not_implemented("accounts sync")
+    """Apply the rosters to the directory: create, update, move, deactivate, reactivate accounts.
+
+    New initial passwords go only to 0600 delivery files (see 'passwords letters'). A school whose export
+    looks truncated (more leavers than the safety limit) is not touched unless --force; exit 3.
+    """
+    options = _options(
+        app,
+        schools,
+        rosters,
+        roster_format,
+        encoding,
+        delimiter,
+        skip_bad_rows,
+        confirmed_renames,
+        today,
+        force=force,
+    )
+    options.lock_timeout = lock_timeout
+    if dry_run:
+        outcome = run_sync(
+            app.inventory(), app.directory_settings(), options, command="accounts sync", dry_run=True
+        )
+        _finish_plan(app, outcome.plan, as_json)
+        return
+
+    def confirm(plan_: Plan) -> bool:
+        if not as_json:
+            render_plan(app, plan_)
+        if yes:
+            return True
+        if not sys.stdin.isatty():
+            raise SchulitError("not on a terminal: add --yes to apply without asking")
+        return click.confirm(f"apply {len(plan_.pending)} changes?", default=False)
+
+    outcome = run_sync(
+        app.inventory(), app.directory_settings(), options, command="accounts sync", confirm=confirm
+    )
+    if as_json:
+        click.echo(
+            json.dumps(
+                {"plan": outcome.plan.to_json(), **outcome.result.to_json()}, indent=2, ensure_ascii=False
+            )
+        )
+    else:
+        if not outcome.plan.pending:
+            render_plan(app, outcome.plan)
+            app.info("sync: nothing to do")
+        else:
+            app.info(
+                f"sync: applied {len(outcome.result.applied)} changes, {len(outcome.result.failed)} failed"
+            )
+        for change, error in outcome.result.failed:
+            app.warn(f"failed: {change.action} {change.dn}: {error}")
+        for path in outcome.result.delivery_files:
+            app.info(f"new passwords for letters: {path} (mode 0600; print with 'schulit passwords letters')")
+    if outcome.exit_code:
+        sys.exit(outcome.exit_code)
 
 
 @accounts_group.command("list")
@@ -59,42 +313,140 @@ def sync(
 @click.option("--class", "class_name", metavar="C", help="Only pupils of this class.")
 @click.option("--state", type=click.Choice(["active", "deactivated", "locked"]), help="Only this state.")
 @JSON_OPTION
-def list_accounts(school: str | None, class_name: str | None, state: str | None, as_json: bool) -> None:
+@click.pass_obj
+def list_accounts(
+    app: AppContext, school: str | None, class_name: str | None, state: str | None, as_json: bool
+) -> None:
     """List accounts as a table (or JSON)."""
-    raise not_implemented("accounts list")
+    inventory = app.inventory()
+    layout = Layout(app.directory_settings().base_dn)
+    with app.directory() as connection:
+        accounts = ops.list_accounts(connection, layout, school=school, class_name=class_name, state=state)
+    if as_json:
+        click.echo(
+            json.dumps([ops.account_json(a, inventory) for a in accounts], indent=2, ensure_ascii=False)
+        )
+        return
+    click.echo(f"{'LOGIN':<22} {'NAME':<34} {'ROLE':<8} {'SCHOOL':<22} {'CLASS':<8} STATE")
+    for account in accounts:
+        name = f"{account.first_name} {account.last_name}"
+        click.echo(
+            f"{account.login:<22} {name[:34]:<34} {account.role:<8} {account.home_school:<22} "
+            f"{account.class_name or '':<8} {account.state}"
+        )
+    app.info(f"{len(accounts)} accounts")
 
 
 @accounts_group.command("show")
 @click.argument("login")
-def show(login: str) -> None:
-    """Show one account: names, school, class, state, and why it is disabled."""
-    raise not_implemented("accounts show")
+@JSON_OPTION
+@click.pass_obj
+def show(app: AppContext, login: str, as_json: bool) -> None:
+    """Show one account: names, school, class, groups, state, and why it is disabled."""
+    inventory = app.inventory()
+    layout = Layout(app.directory_settings().base_dn)
+    with app.directory() as connection:
+        account = ops.find_account(connection, layout, login)
+        document = ops.account_json(account, inventory, ops.account_groups(connection, layout, login))
+    if as_json:
+        click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+        return
+    for key, value in document.items():
+        click.echo(f"{key:<16} {', '.join(value) if isinstance(value, list) else value}")
+
+
+def _audited(app: AppContext, command: str) -> AuditLog:
+    return AuditLog(app.inventory().audit_log, command)
+
+
+def _lock_for(app: AppContext) -> Any:
+    settings = app.directory_settings()
+    return run_lock(default_lock_path(settings.url, settings.base_dn))
 
 
 @accounts_group.command("reset-password")
 @click.argument("logins", nargs=-1)
-def reset_password(logins: tuple[str, ...]) -> None:
+@click.option("--school", metavar="ID", help="With --class: every pupil of that class.")
+@click.option("--class", "class_name", metavar="C", help="With --school: every pupil of that class.")
+@click.pass_obj
+def reset_password(
+    app: AppContext, logins: tuple[str, ...], school: str | None, class_name: str | None
+) -> None:
     """Give accounts a new initial password (written to the 0600 delivery file, never printed)."""
-    raise not_implemented("accounts reset-password")
+    if not logins and not (school and class_name):
+        raise SchulitError("name logins, or --school ID --class C")
+    inventory = app.inventory()
+    layout = Layout(app.directory_settings().base_dn)
+    with _lock_for(app), app.directory() as connection, _audited(app, "accounts reset-password") as audit:
+        accounts = [ops.find_account(connection, layout, login) for login in logins]
+        if school and class_name:
+            accounts += ops.list_accounts(connection, layout, school=school, class_name=class_name)
+        files = ops.reset_passwords(connection, inventory, accounts, audit)
+    app.info(f"reset {len(accounts)} passwords; delivery file(s): {', '.join(str(f) for f in files)}")
 
 
 @accounts_group.command("lock")
 @click.argument("login")
-def lock(login: str) -> None:
-    """Lock an account by hand (sync leaves a hand lock alone)."""
-    raise not_implemented("accounts lock")
+@TODAY_OPTION
+@click.pass_obj
+def lock(app: AppContext, login: str, today: Any) -> None:
+    """Lock an account by hand (LDAP and PAM logins refused; sync keeps the lock)."""
+    layout = Layout(app.directory_settings().base_dn)
+    with _lock_for(app), app.directory() as connection, _audited(app, "accounts lock") as audit:
+        account = ops.find_account(connection, layout, login)
+        changed = ops.lock(connection, account, audit, today.date() if today else date.today())
+    app.info(f"{login}: locked" if changed else f"{login}: already locked (nothing to do)")
 
 
 @accounts_group.command("unlock")
 @click.argument("login")
-def unlock(login: str) -> None:
-    """Remove a hand lock."""
-    raise not_implemented("accounts unlock")
+@click.pass_obj
+def unlock(app: AppContext, login: str) -> None:
+    """Remove a hand lock (a deactivated account stays disabled until it is back on a roster)."""
+    layout = Layout(app.directory_settings().base_dn)
+    with _lock_for(app), app.directory() as connection, _audited(app, "accounts unlock") as audit:
+        account = ops.find_account(connection, layout, login)
+        changed = ops.unlock(connection, account, audit)
+    app.info(f"{login}: unlocked" if changed else f"{login}: was not locked (nothing to do)")
 
 
 @accounts_group.command("purge")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--dry-run", is_flag=True, help="Only show what would be deleted.")
-def purge(yes: bool, dry_run: bool) -> None:
-    """Delete accounts that have been deactivated longer than the grace period."""
-    raise not_implemented("accounts purge")
+@click.option("--force", is_flag=True, help="Delete even more than the safety limit allows per school.")
+@TODAY_OPTION
+@JSON_OPTION
+@click.pass_obj
+def purge(app: AppContext, yes: bool, dry_run: bool, force: bool, today: Any, as_json: bool) -> None:
+    """Delete accounts deactivated longer than the grace period; their logins stay reserved."""
+    inventory = app.inventory()
+    layout = Layout(app.directory_settings().base_dn)
+    day = today.date() if today else date.today()
+    with _lock_for(app), app.directory() as connection, _audited(app, "accounts purge") as audit:
+        purge_plan = ops.plan_purge(connection, inventory, layout, day)
+        due = [a.dn for a in purge_plan.accounts] + purge_plan.expired_reservations
+        if not as_json:
+            for account in purge_plan.accounts:
+                app.detail(f"- delete {account.login} (deactivated {account.deactivated_on})")
+            app.info(
+                f"purge: {len(purge_plan.accounts)} accounts past the {inventory.lifecycle.grace_days}-day "
+                f"grace period, {len(purge_plan.expired_reservations)} expired login reservations"
+            )
+        if dry_run or not due:
+            if as_json:
+                click.echo(json.dumps({"due": due, "deleted": []}, indent=2))
+            if not due:
+                app.info("purge: nothing to do")
+            return
+        if not force:
+            ops.check_purge_limit(purge_plan, inventory, connection, layout)
+        if not yes:
+            if not sys.stdin.isatty():
+                raise SchulitError("not on a terminal: add --yes to delete without asking")
+            if not click.confirm(f"delete {len(due)} entries?", default=False):
+                return
+        deleted = ops.apply_purge(connection, inventory, layout, purge_plan, audit)
+    if as_json:
+        click.echo(json.dumps({"due": due, "deleted": deleted}, indent=2))
+    else:
+        app.info(f"purge: deleted {len(deleted)} entries")

@@ -37,13 +37,14 @@ def existing_dns(connection: ldap3.Connection, base_dn: str) -> set[str]:
     try:
         for entry in entries:
             if entry.get("type") == "searchResEntry":
-                found.add(_normalise(entry["dn"]))
+                found.add(normalise_dn(entry["dn"]))
     except ldap3.core.exceptions.LDAPNoSuchObjectResult:
         return set()
     return found
 
 
-def _normalise(dn: str) -> str:
+def normalise_dn(dn: str) -> str:
+    """Lower-cased attr=value,... form of a DN, for comparing DNs."""
     return ",".join(f"{attr.lower()}={value.lower()}" for attr, value, _ in parse_dn(dn, escape=True))
 
 
@@ -52,12 +53,13 @@ def plan_init(connection: ldap3.Connection, layout: Layout, school_ids: list[str
     have = existing_dns(connection, layout.base_dn)
     wanted = layout.base_containers(school_ids)
     return InitPlan(
-        base_missing=_normalise(layout.base_dn) not in have,
-        missing=[dn for dn in wanted if _normalise(dn) not in have],
+        base_missing=normalise_dn(layout.base_dn) not in have,
+        missing=[dn for dn in wanted if normalise_dn(dn) not in have],
     )
 
 
-def _base_entry(base_dn: str, organisation: str) -> tuple[list[str], dict[str, list[str]]]:
+def base_entry(base_dn: str, organisation: str) -> tuple[list[str], dict[str, list[str]]]:
+    """Object classes and attributes of the base entry itself (dc=, o= or ou=)."""
     attribute, value, _ = parse_dn(base_dn, escape=False)[0]
     attribute = attribute.lower()
     if attribute == "dc":
@@ -73,7 +75,7 @@ def apply_init(connection: ldap3.Connection, layout: Layout, plan: InitPlan, org
     """Create what ``plan`` lists; return the DNs created. Already-existing entries are not an error."""
     created: list[str] = []
     if plan.base_missing:
-        classes, attributes = _base_entry(layout.base_dn, organisation)
+        classes, attributes = base_entry(layout.base_dn, organisation)
         _add(connection, layout.base_dn, classes, attributes, created)
     for dn in plan.missing:
         name = parse_dn(dn, escape=False)[0][1]

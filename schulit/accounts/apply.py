@@ -1,0 +1,362 @@
+"""Carry out a plan: pipelined LDAP writes in a fixed order that converges after any interruption.
+
+Order: containers → new groups → renames → new accounts → moves → updates → reactivations → deactivations →
+group memberships → removed groups. Every step is derived from a fresh read on the next run, so a run killed
+at any point leaves nothing the next run cannot finish: accounts are matched by their identity key (no
+duplicates), group memberships are recomputed, and new passwords reach the 0600 delivery file *before* the
+account that uses them is written.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import ldap3
+from ldap3.core.exceptions import LDAPException
+from ldap3.utils.dn import parse_dn
+
+from schulit.accounts.model import (
+    DEACTIVATED_PREFIX,
+    GROUP_MARKER,
+    LOCKED_PREFIX,
+    Change,
+    Plan,
+)
+from schulit.audit import AuditLog
+from schulit.delivery import DeliveryRecord, write_delivery
+from schulit.directory.init import base_entry
+from schulit.directory.layout import MANAGED_DESCRIPTION
+from schulit.errors import DirectoryError
+from schulit.inventory import Inventory
+from schulit.passwords import generate_password, hash_password
+
+PERMISSIVE_MODIFY = ("1.2.840.113556.1.4.1413", False, None)
+WINDOW = 64  # write requests in flight at once
+POOL_THRESHOLD = 200  # hash in worker processes from this many new passwords on
+HASH_CHUNK = 100
+
+
+@dataclass
+class ApplyResult:
+    """What was written: changes done, failures, and the delivery files with the new passwords."""
+
+    applied: list[Change] = field(default_factory=list)
+    failed: list[tuple[Change, str]] = field(default_factory=list)
+    delivery_files: list[Path] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "applied": [c.to_json() for c in self.applied],
+            "failed": [{**c.to_json(), "error": error} for c, error in self.failed],
+            "delivery_files": [str(p) for p in self.delivery_files],
+        }
+
+
+def disabled_hash(value: str) -> str:
+    """``{CRYPT}$6$..`` → ``{CRYPT}!$6$..``: no password can match it any more."""
+    if "}" in value and value.startswith("{"):
+        scheme, rest = value.split("}", 1)
+        return value if rest.startswith("!") else f"{scheme}}}!{rest}"
+    return value if value.startswith("!") else f"!{value}"
+
+
+def enabled_hash(value: str) -> str:
+    """Undo ``disabled_hash``."""
+    if "}!" in value:
+        scheme, rest = value.split("}!", 1)
+        return f"{scheme}}}{rest}"
+    return value[1:] if value.startswith("!") else value
+
+
+def person_attributes(change: Change, password_hash: str) -> dict[str, Any]:
+    """LDAP attributes of a new account from its plan entry."""
+    details = change.details
+    full_name = f"{details['first_name']} {details['last_name']}"
+    attributes: dict[str, Any] = {
+        "uid": change.login,
+        "cn": full_name,
+        "sn": details["last_name"],
+        "givenName": details["first_name"],
+        "displayName": full_name,
+        "uidNumber": str(details["uid_number"]),
+        "gidNumber": str(details["gid_number"]),
+        "homeDirectory": f"/home/{change.login}",
+        "loginShell": "/bin/bash",
+        "employeeNumber": details["key"],
+        "employeeType": details["role"],
+        "departmentNumber": details["schools"],
+        "userPassword": password_hash,
+    }
+    if details.get("class"):
+        attributes["ou"] = details["class"]
+    if details.get("email"):
+        attributes["mail"] = details["email"]
+    return attributes
+
+
+UPDATE_ATTRIBUTES = {
+    "first_name": "givenName",
+    "last_name": "sn",
+    "class": "ou",
+    "email": "mail",
+    "schools": "departmentNumber",
+    "gid_number": "gidNumber",
+    "key": "employeeNumber",
+}
+
+
+def update_modification(change: Change) -> dict[str, list[tuple[str, list[str]]]]:
+    """The LDAP modify of an ``update`` plan entry."""
+    modification: dict[str, list[tuple[str, list[str]]]] = {}
+    changes = change.details["changes"]
+    for name, (_old, new) in changes.items():
+        attribute = UPDATE_ATTRIBUTES.get(name)
+        if attribute is None:
+            continue
+        if new is None or new == []:
+            modification[attribute] = [(ldap3.MODIFY_REPLACE, [])]
+        else:
+            modification[attribute] = [
+                (ldap3.MODIFY_REPLACE, [str(v) for v in new] if isinstance(new, list) else [str(new)])
+            ]
+    if "cn" in changes:
+        full_name = changes["cn"][1]
+        modification["cn"] = [(ldap3.MODIFY_REPLACE, [full_name])]
+        modification["displayName"] = [(ldap3.MODIFY_REPLACE, [full_name])]
+    return modification
+
+
+class _Pipeline:
+    """Keeps up to WINDOW requests in flight on an ASYNC connection and collects every result."""
+
+    def __init__(self, connection: ldap3.Connection, result: ApplyResult, audit: AuditLog):
+        self.connection = connection
+        self.result = result
+        self.audit = audit
+        self.in_flight: deque[tuple[int, Change, str, list[str]]] = deque()
+
+    def send(
+        self, change: Change, operation: str, attributes: Iterable[str], request: Callable[[], int]
+    ) -> None:
+        if len(self.in_flight) >= WINDOW:
+            self._collect_one()
+        try:
+            message_id = request()
+        except LDAPException as exc:
+            raise DirectoryError(f"directory connection lost while writing {change.dn}: {exc}") from None
+        self.in_flight.append((message_id, change, operation, list(attributes)))
+
+    def _collect_one(self) -> None:
+        message_id, change, operation, attributes = self.in_flight.popleft()
+        try:
+            _response, outcome = self.connection.get_response(message_id)
+        except LDAPException as exc:
+            raise DirectoryError(f"directory connection lost while writing {change.dn}: {exc}") from None
+        if outcome["result"] == 0:
+            self.result.applied.append(change)
+            self.audit.record(operation, change.dn, attributes)
+        else:
+            self.result.failed.append(
+                (change, f"{outcome['description']} {outcome.get('message', '')}".strip())
+            )
+
+    def drain(self) -> None:
+        """Wait for every request in flight (a phase boundary)."""
+        while self.in_flight:
+            self._collect_one()
+
+
+def _hashes(passwords: list[str], scheme: str) -> Iterator[str]:
+    """Hash in worker processes when there are many (SHA-512-crypt costs ~1 ms each), in order."""
+    if len(passwords) < POOL_THRESHOLD:
+        yield from (hash_password(p, scheme) for p in passwords)
+        return
+    chunks = [passwords[i : i + HASH_CHUNK] for i in range(0, len(passwords), HASH_CHUNK)]
+    with ProcessPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        for hashed in pool.map(_hash_chunk, chunks, [scheme] * len(chunks)):
+            yield from hashed
+
+
+def _hash_chunk(passwords: list[str], scheme: str) -> list[str]:
+    return [hash_password(p, scheme) for p in passwords]
+
+
+def _read_password_and_description(connection: ldap3.Connection, dn: str) -> tuple[str, list[str]]:
+    ok, _result, response, _ = connection.search(
+        dn, "(objectClass=*)", ldap3.BASE, attributes=["userPassword", "description"]
+    )
+    if not ok or not response:
+        raise DirectoryError(f"cannot read {dn}")
+    attributes = response[0]["attributes"]
+    passwords = attributes.get("userPassword") or [b""]
+    value = passwords[0]
+    return (value.decode() if isinstance(value, bytes) else str(value)), [
+        str(v) for v in attributes.get("description") or []
+    ]
+
+
+def apply_plan(
+    plan: Plan,
+    inventory: Inventory,
+    reader: ldap3.Connection,
+    writer: ldap3.Connection,
+    audit: AuditLog,
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> ApplyResult:
+    """Apply ``plan.pending`` using ``reader`` (SAFE_SYNC) for look-ups and ``writer`` (ASYNC) for writes."""
+    result = ApplyResult()
+    pipeline = _Pipeline(writer, result, audit)
+    changes = plan.pending
+    today = plan.today.isoformat()
+    tick = progress or (lambda _n: None)
+
+    def phase(actions: set[str]) -> list[Change]:
+        return [c for c in changes if c.action in actions]
+
+    for change in phase({"container-create"}):
+        if change.dn.lower() == inventory.directory.base_dn.lower():
+            classes, attributes = base_entry(change.dn, inventory.county_name)
+        else:
+            classes = ["top", "organizationalUnit"]
+            attributes = {"ou": parse_dn(change.dn, escape=False)[0][1], "description": MANAGED_DESCRIPTION}
+        pipeline.send(
+            change, "add", attributes, lambda c=change, o=classes, a=attributes: writer.add(c.dn, o, a)
+        )
+        pipeline.drain()  # parents before children
+    for change in phase({"group-create"}):
+        attributes = {
+            "cn": parse_dn(change.dn, escape=False)[0][1],
+            "gidNumber": str(change.details["gid_number"]),
+            "description": GROUP_MARKER,
+        }
+        if change.details["members"]:
+            attributes["memberUid"] = change.details["members"]
+        pipeline.send(
+            change,
+            "add",
+            attributes,
+            lambda c=change, a=attributes: writer.add(c.dn, ["top", "posixGroup"], a),
+        )
+    pipeline.drain()
+    tick(len(result.applied))
+
+    creates = phase({"create"})
+    if creates:
+        _write_creates(creates, inventory, pipeline, writer, result, today, tick)
+    for change in phase({"update"}):
+        if set(change.details["changes"]) == {"key"}:
+            modification = {"employeeNumber": [(ldap3.MODIFY_REPLACE, [change.details["changes"]["key"][1]])]}
+        else:
+            modification = update_modification(change)
+        if modification:
+            pipeline.send(
+                change, "modify", modification, lambda c=change, m=modification: writer.modify(c.dn, m)
+            )
+    for change in phase({"move"}):
+        pipeline.drain()
+        new_dn = change.details["new_dn"]
+        rdn, superior = new_dn.split(",", 1)
+        pipeline.send(
+            change,
+            "move",
+            [],
+            lambda c=change, r=rdn, s=superior: writer.modify_dn(c.dn, r, delete_old_dn=True, new_superior=s),
+        )
+    pipeline.drain()
+    for change in phase({"reactivate", "deactivate"}):
+        password, descriptions = _read_password_and_description(reader, change.dn)
+        locked = any(d.startswith(LOCKED_PREFIX) for d in descriptions)
+        modification: dict[str, list[tuple[str, list[str]]]] = {}
+        if change.action == "deactivate":
+            modification["description"] = [(ldap3.MODIFY_ADD, [f"{DEACTIVATED_PREFIX}{today}"])]
+            modification["shadowExpire"] = [(ldap3.MODIFY_REPLACE, ["1"])]
+            modification["userPassword"] = [(ldap3.MODIFY_REPLACE, [disabled_hash(password)])]
+        else:
+            stale = [d for d in descriptions if d.startswith(DEACTIVATED_PREFIX)]
+            modification["description"] = [(ldap3.MODIFY_DELETE, stale)]
+            if not locked:
+                modification["shadowExpire"] = [(ldap3.MODIFY_REPLACE, [])]
+                modification["userPassword"] = [(ldap3.MODIFY_REPLACE, [enabled_hash(password)])]
+        pipeline.send(change, "modify", modification, lambda c=change, m=modification: writer.modify(c.dn, m))
+    pipeline.drain()
+    tick(len(result.applied))
+    for change in phase({"group-update"}):
+        modification = {}
+        if change.details["add"]:
+            modification["memberUid"] = [(ldap3.MODIFY_ADD, change.details["add"])]
+        if change.details["remove"]:
+            modification.setdefault("memberUid", []).append((ldap3.MODIFY_DELETE, change.details["remove"]))
+        pipeline.send(
+            change,
+            "modify",
+            ["memberUid"],
+            lambda c=change, m=modification: writer.modify(c.dn, m, controls=[PERMISSIVE_MODIFY]),
+        )
+    for change in phase({"group-delete"}):
+        pipeline.send(change, "delete", [], lambda c=change: writer.delete(c.dn))
+    pipeline.drain()
+    tick(len(result.applied))
+    return result
+
+
+def _write_creates(
+    creates: list[Change],
+    inventory: Inventory,
+    pipeline: _Pipeline,
+    writer: ldap3.Connection,
+    result: ApplyResult,
+    today: str,
+    tick: Callable[[int], None],
+) -> None:
+    """Passwords → delivery files (0600, fsync) → hashes (in a pool) → pipelined adds."""
+    policy = inventory.passwords
+    passwords = [generate_password(policy.length) for _ in creates]
+    issued_at = datetime.now(UTC).isoformat(timespec="seconds")
+    by_school: dict[str, list[DeliveryRecord]] = {}
+    for change, password in zip(creates, passwords, strict=True):
+        details = change.details
+        school = inventory.school(change.school)
+        by_school.setdefault(change.school, []).append(
+            DeliveryRecord(
+                school_id=school.id,
+                school_name=school.name,
+                class_name=details.get("class") or "",
+                role=details["role"],
+                login=change.login,
+                first_name=details["first_name"],
+                last_name=details["last_name"],
+                password=password,
+                reason="new",
+                issued_at=issued_at,
+            )
+        )
+    for school_id, records in sorted(by_school.items()):
+        path = write_delivery(policy.delivery_dir, school_id, records)
+        if path is not None:
+            result.delivery_files.append(path)
+    for index, (change, hashed) in enumerate(
+        zip(creates, _hashes(passwords, policy.hash_scheme), strict=True)
+    ):
+        attributes = person_attributes(change, hashed)
+        pipeline.send(
+            change,
+            "add",
+            [a for a in attributes if a != "userPassword"] + ["userPassword"],
+            lambda c=change, a=attributes: writer.add(
+                c.dn, ["top", "inetOrgPerson", "posixAccount", "shadowAccount"], a
+            ),
+        )
+        if index % 500 == 499:
+            tick(len(result.applied))
+    pipeline.drain()
+
+
+__all__ = ["ApplyResult", "apply_plan", "disabled_hash", "enabled_hash"]

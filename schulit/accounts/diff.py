@@ -1,0 +1,449 @@
+"""Desired persons × directory state → an ordered plan. Pure: no I/O, the clock is a parameter.
+
+Only schools whose rosters were read cleanly ("selected") are synced. An account's schools outside the
+selection are kept as they are, so a partial run (``--school``) or a school with a broken export never takes
+anything away from the other schools.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+
+from ldap3.utils.dn import escape_rdn
+
+from schulit.accounts.desired import DesiredState
+from schulit.accounts.model import (
+    COUNTY_GROUPS,
+    ROLE_CONTAINERS,
+    ActualAccount,
+    Change,
+    DesiredPerson,
+    DirectoryState,
+    Plan,
+    SchoolReport,
+)
+from schulit.directory.init import normalise_dn
+from schulit.directory.layout import Layout
+from schulit.errors import SchulitError
+from schulit.inventory import Inventory, NumberRange, SafetyLimits
+from schulit.naming import allocate_login, login_base
+from schulit.rosters.matching import probable_renames
+
+
+@dataclass
+class FinalAccount:
+    """Where an account ends up after the plan: what group membership is computed from."""
+
+    login: str
+    role: str
+    schools: tuple[str, ...]
+    home_school: str
+    class_name: str | None
+    active: bool
+
+
+@dataclass
+class _Allocator:
+    """Hands out free numbers from a range in ascending order, skipping used ones."""
+
+    number_range: NumberRange
+    used: set[int]
+    what: str
+    _next: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._next = self.number_range.first
+
+    def take(self) -> int:
+        while self._next in self.used:
+            self._next += 1
+        if self._next > self.number_range.last:
+            raise SchulitError(
+                f"no free {self.what} left in {self.number_range.first}-{self.number_range.last}"
+            )
+        self.used.add(self._next)
+        return self._next
+
+
+def safety_limit(limits: SafetyLimits, managed_accounts: int) -> int:
+    """How many deactivations/deletions one school may have in one run."""
+    return min(limits.max_count, max(1, int(managed_accounts * limits.max_percent / 100)))
+
+
+def group_dn(layout: Layout, school_id: str | None, name: str) -> str:
+    """DN of a school group (school_id given) or a county-wide group."""
+    parent = layout.container_dn(school_id, "groups") if school_id else layout.county_groups_dn
+    return f"cn={escape_rdn(name)},{parent}"
+
+
+def account_dn(layout: Layout, school_id: str, role: str, login: str) -> str:
+    return f"uid={escape_rdn(login)},{layout.container_dn(school_id, ROLE_CONTAINERS[role])}"
+
+
+def _birth_date_of_key(key: str) -> date | None:
+    """Name+birthdate keys end in ``|yyyy-mm-dd``."""
+    try:
+        return date.fromisoformat(key.rsplit("|", 1)[1])
+    except (IndexError, ValueError):
+        return None
+
+
+class _Planner:
+    def __init__(
+        self,
+        inventory: Inventory,
+        desired: DesiredState,
+        actual: DirectoryState,
+        today: date,
+        selected: set[str],
+        confirmed_renames: set[str],
+    ):
+        self.inventory = inventory
+        self.layout = Layout(inventory.directory.base_dn)
+        self.desired = desired
+        self.actual = actual
+        self.today = today
+        self.selected = selected
+        self.confirmed_renames = confirmed_renames
+        self.changes: list[Change] = []
+        self.taken = set(actual.taken_logins)
+        self.uids = _Allocator(inventory.uid_range, set(actual.used_uid_numbers), "uidNumber")
+        self.gids = _Allocator(inventory.gid_range, set(actual.used_gid_numbers), "gidNumber")
+        self.final: dict[str, FinalAccount] = {}
+        self.deactivations: dict[str, int] = {}
+        self.group_gid: dict[str, int] = {}  # lower-case group DN -> gid (existing or allocated)
+
+    # --- containers and groups -------------------------------------------------------------------------
+    def containers(self) -> list[Change]:
+        changes = []
+        if normalise_dn(self.layout.base_dn) not in self.actual.existing_dns:
+            changes.append(Change("container-create", "", self.layout.base_dn))
+        for dn in self.layout.base_containers(sorted(self.selected)):
+            if normalise_dn(dn) not in self.actual.existing_dns:
+                changes.append(Change("container-create", "", dn))
+        return changes
+
+    def role_group_gid(self, school_id: str, role: str) -> int:
+        dn = group_dn(self.layout, school_id, f"{school_id}-{ROLE_CONTAINERS[role]}")
+        return self._gid_for(dn)
+
+    def _gid_for(self, dn: str) -> int:
+        key = dn.lower()
+        if key not in self.group_gid:
+            existing = self.actual.groups.get(key)
+            self.group_gid[key] = existing.gid_number if existing else self.gids.take()
+        return self.group_gid[key]
+
+    # --- accounts ----------------------------------------------------------------------------------------
+    def renames(self) -> tuple[dict[str, ActualAccount], set[str]]:
+        """Probable renames in name+birthdate schools: confirmed ones re-key the account, others wait."""
+        remapped: dict[str, ActualAccount] = {}
+        on_hold: set[str] = set()
+        nbd_schools = {s.id for s in self.inventory.schools if s.identity == "name+birthdate"} & self.selected
+        for school_id in sorted(nbd_schools):
+            vanished = [
+                (a.key, a.first_name, a.last_name, _birth_date_of_key(a.key))
+                for a in self.actual.accounts.values()
+                if a.home_school == school_id
+                and a.key not in self.desired.persons
+                and a.deactivated_on is None
+            ]
+            appeared = [
+                p
+                for p in self.desired.persons.values()
+                if p.schools[0] == school_id and p.key not in self.actual.accounts
+            ]
+            for old_key, person in probable_renames(vanished, appeared):
+                account = self.actual.accounts[old_key]
+                if account.login in self.confirmed_renames:
+                    remapped[person.key] = account
+                    on_hold.add(old_key)  # handled through the new key
+                    self.changes.append(
+                        Change(
+                            "update",
+                            school_id,
+                            account.dn,
+                            account.login,
+                            {"changes": {"key": [old_key, person.key]}},
+                        )
+                    )
+                else:
+                    on_hold.update({old_key, person.key})
+                    self.changes.append(
+                        Change(
+                            "probable-rename",
+                            school_id,
+                            account.dn,
+                            account.login,
+                            {
+                                "from": f"{account.first_name} {account.last_name}",
+                                "to": f"{person.first_name} {person.last_name}",
+                                "origin": person.origin,
+                                "confirm_with": f"--confirm-rename {account.login}",
+                            },
+                        )
+                    )
+        return remapped, on_hold
+
+    def create(self, person: DesiredPerson) -> None:
+        home = person.schools[0]
+        base = login_base(person.first_name, person.last_name, self.inventory.naming)
+        login = allocate_login(
+            base, lambda name: name.lower() in self.taken, self.inventory.naming.max_length
+        )
+        self.taken.add(login.lower())
+        details = {
+            "key": person.key,
+            "role": person.role,
+            "first_name": person.first_name,
+            "last_name": person.last_name,
+            "schools": list(person.schools),
+            "class": person.class_name,
+            "email": person.email,
+            "uid_number": self.uids.take(),
+            "gid_number": self.role_group_gid(home, person.role),
+            "origin": person.origin,
+        }
+        self.changes.append(
+            Change("create", home, account_dn(self.layout, home, person.role, login), login, details)
+        )
+        self.final[person.key] = FinalAccount(
+            login, person.role, person.schools, home, person.class_name, True
+        )
+
+    def keep_or_update(self, account: ActualAccount, person: DesiredPerson | None) -> None:
+        outside = {s for s in account.schools if s not in self.selected}
+        target = tuple(sorted(set(person.schools if person else ()) | outside))
+        if not target:
+            self.final[account.key] = replace_final(account, active=False)
+            if account.deactivated_on is None:
+                school = (
+                    account.home_school
+                    if account.home_school in self.selected
+                    else (sorted(set(account.schools) & self.selected) or [account.home_school])[0]
+                )
+                self.deactivations[school] = self.deactivations.get(school, 0) + 1
+                self.changes.append(
+                    Change("deactivate", school, account.dn, account.login, {"since": self.today.isoformat()})
+                )
+            return
+        dn = account.dn
+        home = account.home_school
+        if home not in target:
+            preferred = [s for s in (person.schools if person else ()) if s in target] or list(target)
+            home = preferred[0]
+            dn = account_dn(self.layout, home, account.role, account.login)
+            self.changes.append(
+                Change(
+                    "move",
+                    home,
+                    account.dn,
+                    account.login,
+                    {"new_dn": dn, "from_school": account.home_school, "to_school": home},
+                )
+            )
+        changes: dict[str, list[object]] = {}
+        if person is not None:
+            if person.first_name != account.first_name:
+                changes["first_name"] = [account.first_name, person.first_name]
+            if person.last_name != account.last_name:
+                changes["last_name"] = [account.last_name, person.last_name]
+            if changes:
+                changes["cn"] = [
+                    f"{account.first_name} {account.last_name}",
+                    f"{person.first_name} {person.last_name}",
+                ]
+            if account.role == "pupil" and person.class_name != account.class_name:
+                changes["class"] = [account.class_name, person.class_name]
+            if person.email and person.email != account.email:
+                changes["email"] = [account.email, person.email]
+        if target != account.schools:
+            changes["schools"] = [list(account.schools), list(target)]
+        if home in self.selected:
+            gid = self.role_group_gid(home, account.role)
+            if gid != account.gid_number:
+                changes["gid_number"] = [account.gid_number, gid]
+        if changes:
+            self.changes.append(Change("update", home, dn, account.login, {"changes": changes}))
+        if account.deactivated_on is not None:
+            self.changes.append(
+                Change(
+                    "reactivate",
+                    home,
+                    dn,
+                    account.login,
+                    {"deactivated_since": account.deactivated_on.isoformat()},
+                )
+            )
+        class_name = (
+            person.class_name if person is not None and account.role == "pupil" else account.class_name
+        )
+        self.final[account.key] = FinalAccount(account.login, account.role, target, home, class_name, True)
+
+    # --- groups --------------------------------------------------------------------------------------------
+    def desired_groups(self) -> dict[str, tuple[str, str | None, set[str]]]:
+        """lower DN -> (dn, school or None, members) for the selected schools and the county groups."""
+        groups: dict[str, tuple[str, str | None, set[str]]] = {}
+
+        def add(school_id: str | None, name: str) -> set[str]:
+            dn = group_dn(self.layout, school_id, name)
+            return groups.setdefault(dn.lower(), (dn, school_id, set()))[2]
+
+        for name in COUNTY_GROUPS.values():
+            add(None, name)
+        for school_id in sorted(self.selected):
+            add(school_id, f"{school_id}-pupils")
+            add(school_id, f"{school_id}-teachers")
+        for final in self.final.values():
+            if not final.active:
+                continue
+            add(None, COUNTY_GROUPS[final.role]).add(final.login)
+            for school_id in final.schools:
+                if school_id in self.selected:
+                    add(school_id, f"{school_id}-{ROLE_CONTAINERS[final.role]}").add(final.login)
+            if final.role == "pupil" and final.class_name and final.home_school in self.selected:
+                add(final.home_school, f"{final.home_school}-{final.class_name}").add(final.login)
+        return groups
+
+    def groups(self) -> tuple[list[Change], list[Change], list[Change]]:
+        creates, updates, deletes = [], [], []
+        wanted = self.desired_groups()
+        for key in sorted(wanted):
+            dn, school_id, members = wanted[key]
+            existing = self.actual.groups.get(key)
+            if existing is None:
+                creates.append(
+                    Change(
+                        "group-create",
+                        school_id or "",
+                        dn,
+                        "",
+                        {"gid_number": self._gid_for(dn), "members": sorted(members)},
+                    )
+                )
+            elif not existing.managed:
+                raise SchulitError(f"{dn} exists but was not created by schulit; rename or remove it by hand")
+            elif existing.members != members:
+                updates.append(
+                    Change(
+                        "group-update",
+                        school_id or "",
+                        dn,
+                        "",
+                        {
+                            "add": sorted(members - existing.members),
+                            "remove": sorted(existing.members - members),
+                        },
+                    )
+                )
+        school_group_parents = {self.layout.container_dn(s, "groups").lower() for s in self.selected}
+        for key in sorted(self.actual.groups):
+            group = self.actual.groups[key]
+            parent = key.split(",", 1)[1] if "," in key else ""
+            if group.managed and key not in wanted and parent in school_group_parents:
+                school = _school_of_group(parent, self.selected, self.layout)
+                deletes.append(
+                    Change("group-delete", school, group.dn, "", {"members": sorted(group.members)})
+                )
+        return creates, updates, deletes
+
+    # --- the whole plan ------------------------------------------------------------------------------------
+    def run(self) -> list[Change]:
+        containers = self.containers()
+        remapped, on_hold = self.renames()
+        renames = list(self.changes)
+        self.changes = []
+        keys = sorted((set(self.desired.persons) | set(self.actual.accounts)) - on_hold | set(remapped))
+        new_persons = []
+        for key in keys:
+            person = self.desired.persons.get(key)
+            account = remapped.get(key) or self.actual.accounts.get(key)
+            if account is None:
+                if person is not None:
+                    new_persons.append(person)
+                continue
+            if person is None and not set(account.schools) & self.selected:
+                self.final[key] = replace_final(account, active=account.deactivated_on is None)
+                continue
+            self.keep_or_update(account, person)
+        remapped_old_keys = {account.key for account in remapped.values()}
+        for key in sorted(on_hold - remapped_old_keys):
+            account = self.actual.accounts.get(key)
+            if account is not None:
+                self.final[key] = replace_final(account, active=account.deactivated_on is None)
+        account_changes = self.changes
+        self.changes = []
+        for person in sorted(
+            new_persons,
+            key=lambda p: (p.schools[0], p.role, p.last_name.lower(), p.first_name.lower(), p.key),
+        ):
+            self.create(person)
+        creates = self.changes
+        group_creates, group_updates, group_deletes = self.groups()
+        order = {"move": 0, "update": 1, "reactivate": 2, "deactivate": 3}
+        account_changes.sort(key=lambda c: order[c.action])
+        return (
+            containers + group_creates + renames + creates + account_changes + group_updates + group_deletes
+        )
+
+
+def _school_of_group(parent_dn: str, selected: Iterable[str], layout: Layout) -> str:
+    for school_id in selected:
+        if layout.container_dn(school_id, "groups").lower() == parent_dn:
+            return school_id
+    return ""
+
+
+def replace_final(account: ActualAccount, *, active: bool) -> FinalAccount:
+    """The final state of an account this run does not change (beyond activity)."""
+    return FinalAccount(
+        account.login, account.role, account.schools, account.home_school, account.class_name, active
+    )
+
+
+def managed_counts(actual: DirectoryState) -> dict[str, int]:
+    """Managed, not deactivated accounts per home school."""
+    counts: dict[str, int] = {}
+    for account in actual.accounts.values():
+        if account.deactivated_on is None:
+            counts[account.home_school] = counts.get(account.home_school, 0) + 1
+    return counts
+
+
+def plan_changes(
+    inventory: Inventory,
+    desired: DesiredState,
+    actual: DirectoryState,
+    today: date,
+    *,
+    force: bool = False,
+    confirmed_renames: Iterable[str] = (),
+) -> Plan:
+    """Compute the plan; schools over the safety limit are left out (reported) unless ``force``."""
+    reports = {r.school_id: r for r in desired.reports}
+    selected = set(desired.readable_schools)
+    counts = managed_counts(actual)
+    while True:
+        planner = _Planner(inventory, desired, actual, today, selected, set(confirmed_renames))
+        changes = planner.run()
+        over = {
+            school: count
+            for school, count in planner.deactivations.items()
+            if school in selected and count > safety_limit(inventory.safety, counts.get(school, 0))
+        }
+        if force or not over:
+            break
+        for school, count in over.items():
+            limit = safety_limit(inventory.safety, counts.get(school, 0))
+            reports[school].safety_stop = (
+                f"would deactivate {count} of {counts.get(school, 0)} accounts (limit {limit}: "
+                f"{inventory.safety.max_percent:g} % or {inventory.safety.max_count}); nothing written for "
+                f"this school; check the export, then run with --force if it is right"
+            )
+        selected -= set(over)
+    return Plan(changes=changes, schools=[reports[k] for k in sorted(reports)], today=today)
+
+
+__all__ = ["SchoolReport", "plan_changes", "safety_limit"]

@@ -1,0 +1,141 @@
+"""Entry points used by the CLI, ``term-start`` and ``nightly``: plan and sync with lock, audit and safety."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field, replace
+from datetime import date
+from pathlib import Path
+
+import ldap3
+
+from schulit.accounts.actual import read_directory
+from schulit.accounts.apply import ApplyResult, apply_plan
+from schulit.accounts.desired import build_desired
+from schulit.accounts.diff import plan_changes
+from schulit.accounts.lock import default_lock_path, run_lock
+from schulit.accounts.model import Plan
+from schulit.audit import AuditLog
+from schulit.directory.connection import connect
+from schulit.directory.layout import Layout
+from schulit.errors import EXIT_ERROR, EXIT_OK, EXIT_SAFETY_LIMIT, SchulitError
+from schulit.inventory import DirectorySettings, Inventory
+from schulit.records import RosterSource
+
+
+@dataclass
+class SyncOptions:
+    """What one plan/sync run covers and how careful it is."""
+
+    schools: Sequence[str] = ()
+    roster_overrides: Mapping[str, tuple[RosterSource, ...]] = field(default_factory=dict)
+    skip_bad_rows: bool = False
+    force: bool = False
+    confirmed_renames: Sequence[str] = ()
+    today: date | None = None
+    lock_timeout: float = 60.0
+
+
+def selected_schools(inventory: Inventory, schools: Sequence[str]) -> list[str]:
+    """Validate ``--school`` ids (all schools when empty)."""
+    if not schools:
+        return [s.id for s in inventory.schools]
+    return [inventory.school(s).id for s in schools]
+
+
+def roster_override(
+    inventory: Inventory,
+    spec: str,
+    *,
+    format: str | None = None,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+) -> tuple[str, tuple[RosterSource, ...]]:
+    """``ID=PATH`` → the school's roster sources with the pupil (or OneRoster) source replaced by PATH."""
+    if "=" not in spec:
+        raise SchulitError(f"--roster {spec!r}: expected SCHOOL_ID=PATH")
+    school_id, path_text = spec.split("=", 1)
+    school = inventory.school(school_id)
+    path = Path(path_text).resolve()
+    if not path.exists():
+        raise SchulitError(f"--roster {spec}: {path} not found")
+    template = next((s for s in school.rosters if s.role in ("pupil", "mixed")), school.rosters[0])
+    new = replace(
+        template,
+        path=path,
+        origin=f"--roster {spec}",
+        format=format or template.format,
+        encoding=encoding or template.encoding,
+        delimiter=delimiter or template.delimiter,
+    )
+    if new.format == "oneroster":
+        new = replace(new, role="mixed")
+        return school.id, (new,)
+    return school.id, tuple(new if s is template else s for s in school.rosters)
+
+
+def compute_plan(inventory: Inventory, connection: ldap3.Connection, options: SyncOptions) -> Plan:
+    """Read rosters and directory and return the plan (no writes)."""
+    today = options.today or date.today()
+    desired = build_desired(
+        inventory,
+        selected_schools(inventory, options.schools),
+        options.roster_overrides,
+        options.skip_bad_rows,
+    )
+    actual = read_directory(connection, Layout(inventory.directory.base_dn), today)
+    return plan_changes(
+        inventory, desired, actual, today, force=options.force, confirmed_renames=options.confirmed_renames
+    )
+
+
+def plan_exit_code(plan: Plan) -> int:
+    """1 if a school failed to read, 3 if one was stopped by the safety limit, else 0."""
+    if any(r.error for r in plan.schools):
+        return EXIT_ERROR
+    if any(r.safety_stop for r in plan.schools):
+        return EXIT_SAFETY_LIMIT
+    return EXIT_OK
+
+
+@dataclass
+class SyncOutcome:
+    """A sync's plan, what was applied, and its exit code."""
+
+    plan: Plan
+    result: ApplyResult
+
+    @property
+    def exit_code(self) -> int:
+        if self.result.failed:
+            return EXIT_ERROR
+        return plan_exit_code(self.plan)
+
+
+def run_sync(
+    inventory: Inventory,
+    settings: DirectorySettings,
+    options: SyncOptions,
+    *,
+    command: str,
+    confirm: Callable[[Plan], bool] | None = None,
+    dry_run: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> SyncOutcome:
+    """Plan, optionally ask, apply. Holds the run lock from the first read to the last write."""
+    with ExitStack() as stack:
+        if not dry_run:
+            stack.enter_context(
+                run_lock(default_lock_path(settings.url, settings.base_dn), options.lock_timeout)
+            )
+        reader = connect(settings)
+        stack.callback(reader.unbind)
+        plan = compute_plan(inventory, reader, options)
+        if dry_run or not plan.pending or (confirm is not None and not confirm(plan)):
+            return SyncOutcome(plan, ApplyResult())
+        writer = connect(settings, strategy=ldap3.ASYNC)
+        stack.callback(writer.unbind)
+        audit = stack.enter_context(AuditLog(inventory.audit_log, command))
+        result = apply_plan(plan, inventory, reader, writer, audit, progress=progress)
+        return SyncOutcome(plan, result)
