@@ -443,7 +443,7 @@ def plan_changes(
                 f"this school; check the export, then run with --force if it is right"
             )
         selected -= set(over)
-    return Plan(changes=changes, schools=[reports[k] for k in sorted(reports)], today=today)
+    return Plan(changes=changes, schools=[reports[k] for k in sorted(reports)], today=today, managed=counts)
 
 
 __all__ = ["SchoolReport", "plan_changes", "safety_limit"]

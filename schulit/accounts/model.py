@@ -161,6 +161,7 @@ class Plan:
     changes: list[Change]
     schools: list[SchoolReport]
     today: date
+    managed: dict[str, int] = field(default_factory=dict)  # active managed accounts per home school, before
 
     def counts(self, school_id: str | None = None) -> dict[str, int]:
         """Changes per action (class changes and renames split out of updates)."""

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
-from schulit.commands.pending import not_implemented
+from schulit.accounts.model import Plan
+from schulit.commands.accounts import render_plan
+from schulit.context import AppContext
+from schulit.errors import SchulitError
+from schulit.runs import RunReport, over_limit
+from schulit.runs import nightly as run_nightly
+from schulit.runs import term_start as run_term_start
 
 
 @click.command("term-start")
@@ -15,15 +24,97 @@ from schulit.commands.pending import not_implemented
     "--output",
     required=True,
     type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for the password letters and the report.",
+    help="Folder for the password letters and the report (created 0700).",
 )
 @click.option("--yes", is_flag=True, help="Confirm without the typed 'yes' (scripted use).")
-def term_start(schools: tuple[str, ...], output: Path, yes: bool) -> None:
-    """Guided term start: plan, confirm, sync, password letters, configs push, report."""
-    raise not_implemented("term-start")
+@click.option("--json", "as_json", is_flag=True, help="Print the final report as one JSON document.")
+@click.option("--today", type=click.DateTime(["%Y-%m-%d"]), hidden=True)
+@click.pass_obj
+def term_start(
+    app: AppContext, schools: tuple[str, ...], output: Path, yes: bool, as_json: bool, today: Any
+) -> None:
+    """Guided term start: plan, confirm, sync, password letters, configs push, report.
+
+    The safety limit is shown and lifted only for this supervised run, after you type "yes".
+    Running it again after a failure finishes the rest and does nothing twice.
+    """
+    inventory = app.inventory()
+    for school in schools:
+        inventory.school(school)
+
+    def confirm(plan: Plan) -> bool:
+        if not as_json:
+            render_plan(app, plan)
+        for school, (count, limit) in sorted(over_limit(plan, inventory).items()):
+            app.warn(
+                f"{school}: {count} accounts would be deactivated; the nightly limit is {limit}. "
+                "Confirming lifts the limit for this run."
+            )
+        if not plan.pending:
+            return True
+        app.info(f"{len(plan.pending)} changes pending")
+        if yes:
+            return True
+        if not sys.stdin.isatty():
+            raise SchulitError("not on a terminal: add --yes to confirm")
+        answer = click.prompt('Type "yes" to apply these changes', default="", show_default=False)
+        return answer.strip().lower() == "yes"
+
+    report = run_term_start(
+        inventory,
+        app.directory_settings(),
+        schools=schools,
+        output=output,
+        confirm=confirm,
+        today=today.date() if today else None,
+        say=app.info if not as_json else _silent,
+    )
+    _finish(app, report, as_json)
 
 
 @click.command("nightly")
-def nightly() -> None:
-    """Unattended: sync all schools (safety limits kept), then push configs. Quiet on success."""
-    raise not_implemented("nightly")
+@click.option(
+    "--purge", is_flag=True, help="Also delete accounts past their grace period (safety limit kept)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON document.")
+@click.option("--today", type=click.DateTime(["%Y-%m-%d"]), hidden=True)
+@click.pass_obj
+def nightly(app: AppContext, purge: bool, as_json: bool, today: Any) -> None:
+    """Unattended: sync all schools (safety limits kept), then push configs. Quiet on success.
+
+    Any problem: a short report on stderr and a non-zero exit code (1 error, 3 safety limit, 4 hosts failed).
+    """
+    report = run_nightly(
+        app.inventory(), app.directory_settings(), today=today.date() if today else None, purge=purge
+    )
+    _finish(app, report, as_json)
+
+
+def _silent(_message: str) -> None:
+    return None
+
+
+def _finish(app: AppContext, report: RunReport, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+    else:
+        if report.sync is not None and report.sync.plan.pending:
+            app.info(
+                f"accounts: {len(report.sync.result.applied)} changes applied, "
+                f"{len(report.sync.result.failed)} failed"
+            )
+        for school, pdf, count in report.letters:
+            app.info(f"letters {school}: {pdf} ({count})")
+        if report.push is not None:
+            from schulit.configs import format_recap
+
+            recap = format_recap(report.push)
+            if report.push.exit_code or app.verbose:
+                click.echo(recap, err=bool(report.push.exit_code and app.quiet))
+            elif not app.quiet:
+                click.echo(recap)
+    for message in report.messages:
+        app.warn(message)
+    if report.exit_code:
+        app.warn(f"finished with exit code {report.exit_code}")
+        sys.exit(report.exit_code)

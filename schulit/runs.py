@@ -1,0 +1,162 @@
+"""The two runs the tool exists for, composed from the accounts, letters and configs building blocks.
+
+- ``term_start``: supervised. Plan (safety limits shown, lifted only after a typed "yes"), sync, password
+  letters per school into the output folder (delivery files shredded once printed, so a re-run prints nothing
+  twice), configs push, report.
+- ``nightly``: unattended. Sync with the safety limits kept, then push; quiet on success, a short report on
+  stderr and a non-zero exit code otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from schulit.accounts.diff import safety_limit
+from schulit.accounts.model import Plan
+from schulit.accounts.service import SyncOptions, SyncOutcome, run_sync
+from schulit.errors import EXIT_ERROR, EXIT_HOSTS_FAILED, EXIT_OK, EXIT_SAFETY_LIMIT
+from schulit.inventory import DirectorySettings, Inventory
+
+
+@dataclass
+class RunReport:
+    """What a term-start or nightly run did, step by step."""
+
+    sync: SyncOutcome | None = None
+    letters: list[tuple[str, Path, int]] = field(default_factory=list)  # school, pdf, letters
+    push: Any = None
+    messages: list[str] = field(default_factory=list)
+    cancelled: bool = False
+
+    @property
+    def exit_code(self) -> int:
+        codes = [self.sync.exit_code if self.sync else EXIT_OK]
+        if self.push is not None and self.push.exit_code:
+            codes.append(EXIT_HOSTS_FAILED)
+        for code in (EXIT_ERROR, EXIT_SAFETY_LIMIT, EXIT_HOSTS_FAILED):
+            if code in codes:
+                return code
+        return EXIT_OK
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "exit_code": self.exit_code,
+            "cancelled": self.cancelled,
+            "accounts": (
+                {"plan": self.sync.plan.to_json(), **self.sync.result.to_json()} if self.sync else None
+            ),
+            "letters": [{"school": s, "pdf": str(p), "letters": n} for s, p, n in self.letters],
+            "configs": self.push.to_json() if self.push is not None else None,
+            "messages": self.messages,
+        }
+
+
+def over_limit(plan: Plan, inventory: Inventory) -> dict[str, tuple[int, int]]:
+    """Schools whose deactivations exceed the safety limit: school -> (deactivations, limit)."""
+    counts: dict[str, int] = {}
+    for change in plan.changes:
+        if change.action == "deactivate":
+            counts[change.school] = counts.get(change.school, 0) + 1
+    result = {}
+    for school, count in counts.items():
+        limit = safety_limit(inventory.safety, plan.managed.get(school, 0))
+        if count > limit:
+            result[school] = (count, limit)
+    return result
+
+
+def term_start(
+    inventory: Inventory,
+    settings: DirectorySettings,
+    *,
+    schools: tuple[str, ...],
+    output: Path,
+    confirm: Callable[[Plan], bool],
+    today: date | None = None,
+    say: Callable[[str], None] = print,
+) -> RunReport:
+    """Plan → confirm → sync (limits lifted after confirmation) → letters → push → report."""
+    from schulit.configs import push_configs
+    from schulit.letters import write_letters
+
+    report = RunReport()
+    output.mkdir(parents=True, exist_ok=True, mode=0o700)
+    options = SyncOptions(schools=schools, force=True, today=today)
+    outcome = run_sync(inventory, settings, options, command="term-start", confirm=confirm)
+    report.sync = outcome
+    if outcome.plan.pending and not outcome.result.applied and not outcome.result.failed:
+        report.cancelled = True
+        report.messages.append("cancelled: nothing was changed")
+        return report
+    say(f"accounts: {len(outcome.result.applied)} changes applied, {len(outcome.result.failed)} failed")
+    day = (today or date.today()).isoformat()
+    for school in inventory.schools:
+        if schools and school.id not in schools:
+            continue
+        pdf = output / f"letters-{school.id}-{day}.pdf"
+        if pdf.exists():
+            pdf = output / f"letters-{school.id}-{day}-{len(list(output.glob(f'letters-{school.id}-*')))}.pdf"
+        letters = write_letters(inventory, pdf, school=school.id, shred=True)
+        if letters.letters:
+            report.letters.append((school.id, pdf, letters.letters))
+            say(f"letters: {pdf} ({letters.letters} letters)")
+    if not report.letters:
+        say("letters: no new passwords to print")
+    report.push = push_configs(inventory, limits=schools)
+    (output / f"report-{day}.json").write_text(
+        json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n"
+    )
+    return report
+
+
+def nightly(
+    inventory: Inventory, settings: DirectorySettings, *, today: date | None = None, purge: bool = False
+) -> RunReport:
+    """Sync every school with the safety limits kept, then push configs. Never forces anything."""
+    from schulit.configs import push_configs
+
+    report = RunReport()
+    report.sync = run_sync(inventory, settings, SyncOptions(today=today), command="nightly")
+    for school in report.sync.plan.schools:
+        if school.error:
+            report.messages.append(f"{school.school_id}: not synced: {school.error}")
+        if school.safety_stop:
+            report.messages.append(f"{school.school_id}: stopped by the safety limit: {school.safety_stop}")
+    for change, error in report.sync.result.failed:
+        report.messages.append(f"failed: {change.action} {change.dn}: {error}")
+    if purge:
+        report.messages.extend(_purge(inventory, settings, today or date.today()))
+    report.push = push_configs(inventory)
+    for host in report.push.hosts:
+        if host.status in ("failed", "unreachable"):
+            report.messages.append(f"{host.name}: {host.status}: {host.error}")
+    return report
+
+
+def _purge(inventory: Inventory, settings: DirectorySettings, today: date) -> list[str]:
+    from schulit.accounts import ops
+    from schulit.accounts.lock import default_lock_path, run_lock
+    from schulit.audit import AuditLog
+    from schulit.directory.connection import connect
+    from schulit.directory.layout import Layout
+    from schulit.errors import SafetyLimitError
+
+    layout = Layout(settings.base_dn)
+    with run_lock(default_lock_path(settings.url, settings.base_dn)):
+        connection = connect(settings)
+        try:
+            plan = ops.plan_purge(connection, inventory, layout, today)
+            try:
+                ops.check_purge_limit(plan, inventory, connection, layout)
+            except SafetyLimitError as exc:
+                return [f"purge: {exc}"]
+            with AuditLog(inventory.audit_log, "nightly purge") as audit:
+                ops.apply_purge(connection, inventory, layout, plan, audit)
+        finally:
+            connection.unbind()
+    return []

@@ -1,0 +1,402 @@
+"""Accounts sync against a real slapd: the whole lifecycle, safety, lock, convergence after a kill."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import ldap3
+import pytest
+from click.testing import CliRunner, Result
+
+from schulit.accounts.lock import run_lock
+from schulit.cli import cli
+from schulit.devservers.slapd import Slapd
+
+PUPIL_HEADER = "Interne ID-Nummer;Nachname;Vorname;Klasse;Geburtsdatum"
+TEACHER_HEADER = "Personalnummer;Nachname;Vorname"
+
+
+class County:
+    """A small test county in a temp dir, pointed at the fixture slapd."""
+
+    def __init__(self, root: Path, slapd: Slapd, schools: tuple[str, ...] = ("gs-a", "gs-b")):
+        self.root = root
+        self.slapd = slapd
+        self.schools = schools
+        (root / "schools").mkdir(parents=True)
+        (root / "rosters").mkdir()
+        (root / "county.toml").write_text(f"""
+[county]
+name = "Testkreis"
+short_name = "lk-test"
+
+[directory]
+url = "{slapd.url}"
+base_dn = "{slapd.base_dn}"
+bind_dn = "{slapd.bind_dn}"
+password_file = "{slapd.password_file}"
+allow_plaintext_loopback = true
+
+[identity]
+pupil_id_scope = "county"
+
+[passwords]
+hash = "crypt-sha512"
+delivery_dir = "{root / 'passwords'}"
+
+[audit]
+file = "{root / 'audit.jsonl'}"
+""", encoding="utf-8")
+        for school in schools:
+            (root / "schools" / f"{school}.toml").write_text(f"""
+id = "{school}"
+name = "Schule {school}"
+type = "Grundschule"
+
+[[rosters]]
+path = "rosters/{school}-pupils.csv"
+role = "pupil"
+
+[[rosters]]
+path = "rosters/{school}-teachers.csv"
+role = "teacher"
+""", encoding="utf-8")
+            self.pupils(school, [])
+            self.teachers(school, [])
+
+    def pupils(self, school: str, rows: list[tuple[str, str, str, str]], encoding: str = "cp1252") -> None:
+        """Write a pupil export: (id, last, first, class) rows, Windows-1252, `;`, CRLF, trailing `;`."""
+        lines = [PUPIL_HEADER + ";"] + [f"{i};{last};{first};{klasse};01.02.2015;" for i, last, first, klasse
+                                        in rows]
+        (self.root / "rosters" / f"{school}-pupils.csv").write_bytes("\r\n".join(lines).encode(encoding) + b"\r\n")
+
+    def teachers(self, school: str, rows: list[tuple[str, str, str]]) -> None:
+        lines = [TEACHER_HEADER] + [f"{i};{last};{first}" for i, last, first in rows]
+        (self.root / "rosters" / f"{school}-teachers.csv").write_text("\n".join(lines) + "\n", encoding="utf-8-sig")
+
+    def run(self, *args: str) -> Result:
+        return CliRunner().invoke(cli, ["--inventory", str(self.root), *args], catch_exceptions=False)
+
+    def sync(self, *args: str) -> Result:
+        return self.run("accounts", "sync", "--yes", *args)
+
+    def connection(self) -> ldap3.Connection:
+        return ldap3.Connection(ldap3.Server(self.slapd.url), self.slapd.bind_dn, self.slapd.password(),
+                                auto_bind=True)
+
+    def entry(self, login: str) -> dict[str, list[str]] | None:
+        with self.connection() as conn:
+            conn.search(self.slapd.base_dn, f"(uid={ldap3.utils.conv.escape_filter_chars(login)})",
+                        attributes=["*"])
+            if not conn.entries:
+                return None
+            entry = conn.entries[0]
+            return {"dn": [entry.entry_dn], **{k: [str(v) for v in entry[k].values]
+                                              for k in entry.entry_attributes}}
+
+    def members(self, group_cn: str) -> set[str]:
+        with self.connection() as conn:
+            conn.search(self.slapd.base_dn, f"(&(objectClass=posixGroup)(cn={group_cn}))", attributes=["memberUid"])
+            if not conn.entries:
+                return set()
+            return {str(v) for v in conn.entries[0]["memberUid"].values}
+
+    def group_exists(self, group_cn: str) -> bool:
+        with self.connection() as conn:
+            conn.search(self.slapd.base_dn, f"(&(objectClass=posixGroup)(cn={group_cn}))", attributes=["cn"])
+            return bool(conn.entries)
+
+    def dump(self) -> list[str]:
+        """Every entry and attribute below the base (passwords left out), sorted: for whole-directory compares."""
+        result = subprocess.run(
+            ["ldapsearch", "-LLL", "-x", "-o", "ldif-wrap=no", "-H", self.slapd.url, "-D", self.slapd.bind_dn,
+             "-y", str(self.slapd.password_file), "-b", self.slapd.base_dn],
+            capture_output=True, text=True, check=True)
+        blocks = []
+        for block in result.stdout.strip().split("\n\n"):
+            lines = sorted(line for line in block.splitlines() if not line.startswith("userPassword"))
+            blocks.append("\n".join(lines))
+        return sorted(blocks)
+
+    def deliveries(self) -> dict[str, dict[str, str]]:
+        rows = {}
+        for path in sorted((self.root / "passwords").glob("*/passwords-*.csv")):
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600
+            with path.open(encoding="utf-8") as handle:
+                for row in csv.DictReader(handle):
+                    rows[row["login"]] = row
+        return rows
+
+
+def can_bind(county: County, login: str, password: str) -> bool:
+    entry = county.entry(login)
+    assert entry is not None
+    connection = ldap3.Connection(ldap3.Server(county.slapd.url), entry["dn"][0], password)
+    ok = connection.bind()
+    connection.unbind()
+    return ok
+
+
+@pytest.fixture
+def county(slapd: Slapd, tmp_path: Path) -> County:
+    county = County(tmp_path / "inventory", slapd)
+    county.pupils("gs-a", [("1001", "Müller", "Lea", "1a"), ("1002", "Öztürk", "Emre", "1a"),
+                           ("1003", "Weiß", "Jonas", "2b")])
+    county.teachers("gs-a", [("T1", "Schröder", "Anja")])
+    county.pupils("gs-b", [("2001", "Wąsowski", "Łukasz", "3c")], encoding="utf-8")
+    county.teachers("gs-b", [("T1", "Schröder", "Anja"), ("T2", "Nguyễn", "Thị Ánh")])
+    return county
+
+
+def test_first_sync_creates_accounts_then_nothing_to_do(county: County) -> None:
+    planned = county.run("accounts", "plan")
+    assert planned.exit_code == 2, planned.output
+    assert county.entry("lea.mueller") is None
+
+    first = county.sync()
+    assert first.exit_code == 0, first.output
+    lea = county.entry("lea.mueller")
+    assert lea is not None
+    assert lea["dn"] == [f"uid=lea.mueller,ou=pupils,ou=gs-a,ou=schools,{county.slapd.base_dn}"]
+    assert lea["cn"] == ["Lea Müller"] and lea["ou"] == ["1a"]
+    assert lea["userPassword"][0].startswith("{CRYPT}$6$")
+    assert county.entry("emre.oeztuerk") is not None
+    assert county.entry("lukasz.wasowski") is not None
+    assert county.members("gs-a-1a") == {"lea.mueller", "emre.oeztuerk"}
+    assert county.members("gs-a-2b") == {"jonas.weiss"}
+    assert county.members("all-pupils") == {"lea.mueller", "emre.oeztuerk", "jonas.weiss", "lukasz.wasowski"}
+
+    deliveries = county.deliveries()
+    assert set(deliveries) == {"lea.mueller", "emre.oeztuerk", "jonas.weiss", "lukasz.wasowski",
+                               "anja.schroeder", "thi.nguyen"}
+    assert can_bind(county, "lea.mueller", deliveries["lea.mueller"]["password"])
+    assert not can_bind(county, "lea.mueller", "wrong-password")
+    for row in deliveries.values():
+        assert row["password"] not in first.output
+
+    again = county.run("accounts", "plan")
+    assert again.exit_code == 0, again.output
+    assert "nothing to do" in again.output
+    before = county.dump()
+    assert county.sync().exit_code == 0
+    assert county.dump() == before
+
+
+def test_multi_school_teacher_is_one_account_in_both_schools(county: County) -> None:
+    assert county.sync().exit_code == 0
+    anja = county.entry("anja.schroeder")
+    assert anja is not None
+    assert sorted(anja["departmentNumber"]) == ["gs-a", "gs-b"]
+    assert "anja.schroeder" in county.members("gs-a-teachers")
+    assert "anja.schroeder" in county.members("gs-b-teachers")
+    assert county.members("all-teachers") == {"anja.schroeder", "thi.nguyen"}
+    with county.connection() as conn:
+        conn.search(county.slapd.base_dn, "(employeeNumber=schulit:county:teacher:T1)", attributes=["uid"])
+        assert len(conn.entries) == 1
+
+
+def test_plan_json_is_exactly_what_sync_applies(county: County) -> None:
+    planned = county.run("accounts", "plan", "--json")
+    assert planned.exit_code == 2
+    plan = json.loads(planned.output)
+    synced = county.sync("--json")
+    assert synced.exit_code == 0, synced.output
+    applied = json.loads(synced.output)
+    assert applied["failed"] == []
+    assert applied["applied"] == plan["changes"]
+    assert applied["plan"]["changes"] == plan["changes"]
+
+
+def test_collisions_and_ldap_special_characters(county: County) -> None:
+    county.pupils("gs-a", [
+        ("1001", "Mustermann", "Max", "1a"), ("1002", "Mustermann", "Max", "1b"),
+        ("1003", "*)(uid=*", "Eve", "1a"), ("1004", "Klein, jun.", "Karl", "1a"),
+        ("1005", "Groß+Klein", "Ida", "1a"), ("1006", "Back\\slash", "Bo", "1a"),
+    ])
+    result = county.sync()
+    assert result.exit_code == 0, result.output
+    assert county.entry("max.mustermann")["ou"] == ["1a"]
+    assert county.entry("max.mustermann2")["ou"] == ["1b"]
+    by_key = {}
+    with county.connection() as conn:
+        conn.search(county.slapd.base_dn, "(employeeNumber=schulit:county:pupil:*)", attributes=["sn", "uid"])
+        by_key = {str(e["sn"]): str(e["uid"]) for e in conn.entries}
+    assert {"*)(uid=*", "Klein, jun.", "Groß+Klein", "Back\\slash"} <= set(by_key)
+    for login in by_key.values():
+        assert county.entry(login) is not None
+    show = county.run("accounts", "show", by_key["*)(uid=*"], "--json")
+    assert json.loads(show.output)["last_name"] == "*)(uid=*"
+    assert county.run("accounts", "plan").exit_code == 0
+
+
+def test_class_change_school_change_and_rename_keep_the_login(county: County) -> None:
+    assert county.sync().exit_code == 0
+    county.pupils("gs-a", [("1001", "Müller-Brandt", "Lea", "2a"), ("1003", "Weiß", "Jonas", "2b")])
+    county.pupils("gs-b", [("2001", "Wąsowski", "Łukasz", "3c"), ("1002", "Öztürk", "Emre", "4a")],
+                  encoding="utf-8")
+    result = county.sync("--force")
+    assert result.exit_code == 0, result.output
+    lea = county.entry("lea.mueller")
+    assert lea["sn"] == ["Müller-Brandt"] and lea["cn"] == ["Lea Müller-Brandt"] and lea["ou"] == ["2a"]
+    emre = county.entry("emre.oeztuerk")
+    assert emre["dn"] == [f"uid=emre.oeztuerk,ou=pupils,ou=gs-b,ou=schools,{county.slapd.base_dn}"]
+    assert emre["departmentNumber"] == ["gs-b"] and emre["ou"] == ["4a"]
+    assert county.members("gs-a-2a") == {"lea.mueller"}
+    assert county.members("gs-b-4a") == {"emre.oeztuerk"}
+    assert not county.group_exists("gs-a-1a"), "an empty class must lose its group"
+    assert county.run("accounts", "plan").exit_code == 0
+
+
+def test_leaver_deactivated_purged_reserved_and_returner_reactivated(county: County) -> None:
+    assert county.sync().exit_code == 0
+    password = county.deliveries()["jonas.weiss"]["password"]
+    county.pupils("gs-a", [("1001", "Müller", "Lea", "1a"), ("1002", "Öztürk", "Emre", "1a")])
+    result = county.sync("--force", "--today", "2026-09-01")
+    assert result.exit_code == 0, result.output
+    jonas = county.entry("jonas.weiss")
+    assert jonas["shadowExpire"] == ["1"]
+    assert "schulit:deactivated=2026-09-01" in jonas["description"]
+    assert not can_bind(county, "jonas.weiss", password)
+    assert "jonas.weiss" not in county.members("gs-a-2b") | county.members("all-pupils")
+    shown = json.loads(county.run("accounts", "show", "jonas.weiss", "--json").output)
+    assert shown["state"] == "deactivated" and shown["delete_after"] == "2026-11-30"
+
+    # back on the roster before the grace period ends: same login, old password works again
+    county.pupils("gs-a", [("1001", "Müller", "Lea", "1a"), ("1002", "Öztürk", "Emre", "1a"),
+                           ("1003", "Weiß", "Jonas", "3b")])
+    assert county.sync("--today", "2026-10-01").exit_code == 0
+    assert can_bind(county, "jonas.weiss", password)
+    assert "shadowExpire" not in county.entry("jonas.weiss")
+    assert county.members("gs-a-3b") == {"jonas.weiss"}
+
+    # leaves for good: purged after the grace period, login reserved
+    county.pupils("gs-a", [("1001", "Müller", "Lea", "1a"), ("1002", "Öztürk", "Emre", "1a")])
+    assert county.sync("--force", "--today", "2026-10-02").exit_code == 0
+    early = county.run("accounts", "purge", "--yes", "--today", "2026-12-30")
+    assert "nothing to do" in early.output and county.entry("jonas.weiss") is not None
+    purged = county.run("accounts", "purge", "--yes", "--today", "2026-12-31")
+    assert purged.exit_code == 0, purged.output
+    assert county.entry("jonas.weiss") is None
+    # a new Jonas Weiß within the retention period does not get the old login
+    county.pupils("gs-a", [("1001", "Müller", "Lea", "1a"), ("1002", "Öztürk", "Emre", "1a"),
+                           ("1099", "Weiß", "Jonas", "1a")])
+    assert county.sync("--today", "2027-01-05").exit_code == 0
+    assert county.entry("jonas.weiss") is None
+    assert county.entry("jonas.weiss2") is not None
+
+
+def test_truncated_export_is_stopped_and_changes_nothing(county: County) -> None:
+    county.pupils("gs-a", [(str(1000 + i), f"Name{i:02d}", "Kind", "1a") for i in range(30)])
+    assert county.sync().exit_code == 0
+    before = county.dump()
+    county.pupils("gs-a", [(str(1000 + i), f"Name{i:02d}", "Kind", "1a") for i in range(10)])  # 2/3 missing
+    result = county.sync()
+    assert result.exit_code == 3, result.output
+    assert "SAFETY LIMIT" in result.output
+    assert county.dump() == before
+    forced = county.sync("--force")
+    assert forced.exit_code == 0
+    assert county.dump() != before
+
+
+def test_hand_made_entries_are_left_alone(county: County) -> None:
+    assert county.run("directory", "init").exit_code == 0
+    hand_dn = f"uid=lea.mueller,ou=pupils,ou=gs-a,ou=schools,{county.slapd.base_dn}"
+    with county.connection() as conn:
+        assert conn.add(hand_dn, ["inetOrgPerson", "posixAccount"], {
+            "cn": "Lea Müller (Hausmeister-Test)", "sn": "Müller", "uid": "lea.mueller", "uidNumber": "100000",
+            "gidNumber": "100000", "homeDirectory": "/home/lea"})
+    before = county.entry("lea.mueller")
+    assert county.sync().exit_code == 0
+    assert county.entry("lea.mueller") == before
+    assert county.entry("lea.mueller2")["employeeNumber"] == ["schulit:county:pupil:1001"]
+    assert county.entry("lea.mueller2")["uidNumber"] != ["100000"]
+    county.pupils("gs-a", [("1002", "Öztürk", "Emre", "1a"), ("1003", "Weiß", "Jonas", "2b")])
+    assert county.sync("--force").exit_code == 0
+    assert county.entry("lea.mueller") == before
+    locked = county.run("accounts", "lock", "lea.mueller")
+    assert locked.exit_code == 1 and "not created by schulit" in locked.output
+
+
+def test_second_sync_waits_for_the_lock_then_gives_up(county: County, monkeypatch: pytest.MonkeyPatch,
+                                                      tmp_path: Path) -> None:
+    lock_file = tmp_path / "schulit.lock"
+    monkeypatch.setenv("SCHULIT_LOCK_FILE", str(lock_file))
+    with run_lock(lock_file):
+        started = time.monotonic()
+        result = county.run("accounts", "sync", "--yes", "--lock-timeout", "1")
+        assert time.monotonic() - started >= 1
+    assert result.exit_code == 1
+    assert "holds the lock" in result.output
+    assert county.entry("lea.mueller") is None
+    assert county.sync().exit_code == 0
+
+
+def test_lock_unlock_and_reset_password(county: County) -> None:
+    assert county.sync().exit_code == 0
+    password = county.deliveries()["emre.oeztuerk"]["password"]
+    assert county.run("accounts", "lock", "emre.oeztuerk").exit_code == 0
+    assert not can_bind(county, "emre.oeztuerk", password)
+    assert county.run("accounts", "plan").exit_code == 0  # sync keeps a hand lock
+    assert json.loads(county.run("accounts", "show", "emre.oeztuerk", "--json").output)["locked"] is True
+    assert county.run("accounts", "unlock", "emre.oeztuerk").exit_code == 0
+    assert can_bind(county, "emre.oeztuerk", password)
+    reset = county.run("accounts", "reset-password", "emre.oeztuerk")
+    assert reset.exit_code == 0
+    new_password = county.deliveries()["emre.oeztuerk"]["password"]
+    assert new_password != password and new_password not in reset.output
+    assert can_bind(county, "emre.oeztuerk", new_password)
+    listed = json.loads(county.run("accounts", "list", "--school", "gs-a", "--class", "1a", "--json").output)
+    assert [a["login"] for a in listed] == ["emre.oeztuerk", "lea.mueller"]
+
+
+def test_audit_log_has_one_line_per_change_and_no_password(county: County) -> None:
+    result = county.sync("--json")
+    applied = json.loads(result.output)["applied"]
+    lines = (county.root / "audit.jsonl").read_text().splitlines()
+    assert len(lines) == len(applied)
+    text = "\n".join(lines)
+    for row in county.deliveries().values():
+        assert row["password"] not in text
+    assert "$6$" not in text
+    assert json.loads(lines[0])["action"] == "add"
+
+
+def test_killed_sync_converges_to_a_clean_run(slapd: Slapd, tmp_path: Path,
+                                              tmp_path_factory: pytest.TempPathFactory) -> None:
+    rows = [(str(5000 + i), f"Nachname{i:04d}", "Kind", f"{1 + i % 4}{'abc'[i % 3]}") for i in range(1500)]
+    county = County(tmp_path / "inv", slapd)
+    county.pupils("gs-a", rows)
+    env = {**os.environ, "SCHULIT_LOCK_FILE": str(tmp_path / "lock")}
+    process = subprocess.Popen([sys.executable, "-m", "schulit", "--inventory", str(county.root), "accounts",
+                                "sync", "--yes"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        count = sum(1 for block in county.dump() if "objectClass: posixAccount" in block)
+        if count >= 200:
+            break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    interrupted = sum(1 for block in county.dump() if "objectClass: posixAccount" in block)
+    assert 0 < interrupted < 1500, interrupted
+    rerun = county.sync()
+    assert rerun.exit_code == 0, rerun.output
+    assert county.run("accounts", "plan").exit_code == 0
+
+    clean_slapd = Slapd(tmp_path_factory.mktemp("clean"), base_dn=slapd.base_dn, durable=False).start()
+    try:
+        clean = County(tmp_path / "clean-inv", clean_slapd)
+        clean.pupils("gs-a", rows)
+        assert clean.sync().exit_code == 0
+        assert clean.dump() == county.dump()
+    finally:
+        clean_slapd.stop(kill=True)
