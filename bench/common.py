@@ -1,0 +1,162 @@
+"""Shared bits of the benchmarks: a generated county of N pupils, LDIF export, timing."""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from schulit.devservers.slapd import Slapd
+
+FIRST = [
+    "Lea",
+    "Emre",
+    "Jonas",
+    "Mia",
+    "Ben",
+    "Zeynep",
+    "Łukasz",
+    "Anh",
+    "Finn",
+    "Hanna",
+    "Elif",
+    "Paul",
+    "Sophie",
+    "Noah",
+    "Ayşe",
+    "Luca",
+    "Marie",
+    "Karim",
+    "Ida",
+    "Theo",
+]
+LAST = [
+    "Müller",
+    "Öztürk",
+    "Weiß",
+    "Schmidt",
+    "Nguyễn",
+    "Wąsowski",
+    "Meyer",
+    "Yılmaz",
+    "Becker",
+    "Hoffmann",
+    "Schröder",
+    "Neumann",
+    "Krüger",
+    "Wolf",
+    "Braun",
+    "Zimmermann",
+    "Hartmann",
+    "Lange",
+    "Schulz",
+    "Koch",
+]
+
+
+def write_county(root: Path, slapd: Slapd, pupils: int, schools: int, *, hash_scheme: str) -> Path:
+    """An inventory with ``schools`` schools sharing ``pupils`` pupils (UTF-8 CSV rosters)."""
+    (root / "schools").mkdir(parents=True, exist_ok=True)
+    (root / "rosters").mkdir(exist_ok=True)
+    (root / "county.toml").write_text(
+        f"""
+[county]
+name = "Benchmarkkreis"
+short_name = "lk-bench"
+
+[directory]
+url = "{slapd.url}"
+base_dn = "{slapd.base_dn}"
+bind_dn = "{slapd.bind_dn}"
+password_file = "{slapd.password_file}"
+allow_plaintext_loopback = true
+timeout = 60
+
+[numbers]
+uid_first = 100000
+uid_last = 999999
+gid_first = 100000
+gid_last = 999999
+
+[passwords]
+hash = "{hash_scheme}"
+delivery_dir = "{root / "passwords"}"
+""",
+        encoding="utf-8",
+    )
+    per_school = pupils // schools
+    number = 100000
+    for s in range(schools):
+        school = f"school-{s:03d}"
+        (root / "schools" / f"{school}.toml").write_text(
+            f'id = "{school}"\nname = "Schule {s}"\ntype = "Oberschule"\n\n[[rosters]]\n'
+            f'path = "rosters/{school}.csv"\nrole = "pupil"\nencoding = "utf-8"\ndelimiter = ";"\n',
+            encoding="utf-8",
+        )
+        lines = ["ID;Nachname;Vorname;Klasse"]
+        for i in range(per_school):
+            number += 1
+            klasse = f"{5 + i % 6}{'abcd'[(i // 6) % 4]}"
+            lines.append(
+                f"{number};{LAST[i % 20]}{'' if i < 20 else '-' + LAST[(i // 20) % 20]};"
+                f"{FIRST[(i * 7) % 20]};{klasse}"
+            )
+        (root / "rosters" / f"{school}.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return root
+
+
+def ldif_dump(slapd: Slapd) -> str:
+    """Every entry below the base as LDIF (user attributes only), parents before children."""
+    result = subprocess.run(
+        [
+            "ldapsearch",
+            "-LLL",
+            "-x",
+            "-o",
+            "ldif-wrap=no",
+            "-H",
+            slapd.url,
+            "-D",
+            slapd.bind_dn,
+            "-y",
+            str(slapd.password_file),
+            "-b",
+            slapd.base_dn,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    blocks = [b for b in result.stdout.strip().split("\n\n") if b.strip()]
+
+    def depth(block: str) -> int:
+        dn_line = block.splitlines()[0]
+        dn = base64.b64decode(dn_line[4:]).decode() if dn_line.startswith("dn:: ") else dn_line[4:]
+        return dn.count(",")
+
+    return "\n\n".join(sorted(blocks, key=depth)) + "\n"
+
+
+def ldapadd(slapd: Slapd, ldif: str) -> None:
+    """Load LDIF with the stock client."""
+    subprocess.run(
+        ["ldapadd", "-x", "-H", slapd.url, "-D", slapd.bind_dn, "-y", str(slapd.password_file)],
+        input=ldif,
+        text=True,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+@contextmanager
+def timed(label: str, results: dict[str, float]) -> Iterator[None]:
+    started = time.perf_counter()
+    yield
+    results[label] = time.perf_counter() - started
+
+
+def best_of(runs: int, function: Callable[[], float]) -> float:
+    return min(function() for _ in range(runs))
