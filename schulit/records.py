@@ -1,0 +1,58 @@
+"""Records shared by the roster readers and the accounts pipeline."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class RosterSource:
+    """One roster export of one school, as configured in the inventory."""
+
+    path: Path
+    format: str  # "csv" | "oneroster"
+    role: str  # "pupil" | "teacher" | "mixed"
+    encoding: str = "auto"
+    delimiter: str = "auto"
+    columns: Mapping[str, str] = field(default_factory=dict)  # field name -> header in the file
+    preset: str | None = None
+    origin: str = ""
+
+
+@dataclass(frozen=True)
+class RosterPerson:
+    """One person of one school's roster, normalised."""
+
+    source_id: str
+    first_name: str
+    last_name: str
+    role: str  # "pupil" | "teacher"
+    school_id: str
+    class_name: str | None
+    birth_date: date | None = None
+    email: str | None = None
+    origin: str = ""  # "file:line"
+
+
+@dataclass(frozen=True)
+class RejectedRow:
+    """A row the reader refused, with the reason."""
+
+    file: str
+    line: int
+    field: str
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.field}: {self.problem}"
+
+
+@dataclass
+class RosterResult:
+    """Accepted persons and rejected rows of one roster source."""
+
+    persons: list[RosterPerson]
+    rejected: list[RejectedRow]
