@@ -1,0 +1,152 @@
+"""OneRoster CSV bundles, 1.1 and 1.2 (a folder or a .zip): bulk files; delta rows ``tobedeleted`` dropped.
+
+Persons come from users.csv; the role from users.csv (1.1) or roles.csv (1.2); membership in this school from
+orgSourcedIds (1.1) or roles.csv (1.2); a pupil's class from the homeroom class (else the first scheduled
+class) of their student enrollment; birth dates from demographics.csv when present.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from schulit.records import RosterResult, RosterSource
+from schulit.rosters.common import MAX_COLUMNS, RosterError, RowCollector, normalise_class
+
+ROLE_MAP = {"student": "pupil", "teacher": "teacher"}
+
+
+class Bundle:
+    """Read access to the CSV files of a bundle, folder or zip alike."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.zip: zipfile.ZipFile | None = None
+        if path.is_file():
+            try:
+                self.zip = zipfile.ZipFile(path)
+            except (zipfile.BadZipFile, OSError) as exc:
+                raise RosterError(f"{path}: not a OneRoster zip bundle: {exc}") from None
+            self.names = {Path(n).name: n for n in self.zip.namelist() if n.endswith(".csv")}
+        elif path.is_dir():
+            self.names = {p.name: str(p) for p in path.glob("*.csv")}
+        else:
+            raise RosterError(f"{path}: OneRoster bundle not found")
+
+    def has(self, name: str) -> bool:
+        return name in self.names
+
+    def label(self, name: str) -> str:
+        return f"{self.path}/{name}" if self.zip is None else f"{self.path}!{name}"
+
+    def rows(self, name: str, required: bool = True) -> Iterator[tuple[int, dict[str, str]]]:
+        """(line number, row) of one file; header names are case-sensitive as the spec says."""
+        if name not in self.names:
+            if required:
+                raise RosterError(f"{self.label(name)}: missing from the bundle")
+            return
+        if self.zip is not None:
+            if self.zip.getinfo(self.names[name]).file_size > 200 * 1024 * 1024:
+                raise RosterError(f"{self.label(name)}: too large")
+            data = self.zip.read(self.names[name])
+        else:
+            data = Path(self.names[name]).read_bytes()
+        if b"\x00" in data:
+            raise RosterError(f"{self.label(name)}: contains NUL bytes")
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise RosterError(f"{self.label(name)}: not UTF-8 (OneRoster CSV must be UTF-8): {exc}") from None
+        csv.field_size_limit(1024 * 1024)
+        reader = csv.DictReader(io.StringIO(text))
+        try:
+            if reader.fieldnames is not None and len(reader.fieldnames) > MAX_COLUMNS:
+                raise RosterError(f"{self.label(name)}:1: {len(reader.fieldnames)} columns")
+            start = 1
+            for row in reader:
+                yield start + 1, {k: (v or "").strip() for k, v in row.items() if isinstance(k, str)}
+                start = reader.line_num
+        except csv.Error as exc:
+            raise RosterError(f"{self.label(name)}:{reader.line_num}: unreadable CSV: {exc}") from None
+
+
+def _active(row: dict[str, str]) -> bool:
+    return row.get("status", "") in ("", "active")
+
+
+def _school_org(bundle: Bundle, school_id: str) -> str:
+    orgs = [row for _, row in bundle.rows("orgs.csv") if _active(row)]
+    schools = [row for row in orgs if row.get("type") == "school"] or orgs
+    if len(schools) == 1:
+        return schools[0]["sourcedId"]
+    for row in schools:
+        if school_id in (row.get("identifier"), row.get("sourcedId")):
+            return row["sourcedId"]
+    raise RosterError(
+        f"{bundle.label('orgs.csv')}: {len(schools)} schools in the bundle and none has "
+        f"identifier or sourcedId {school_id!r}"
+    )
+
+
+def read_oneroster(source: RosterSource, school_id: str, *, identity: str = "source-id") -> RosterResult:
+    """Read a OneRoster 1.1 or 1.2 bundle into persons of ``school_id``."""
+    bundle = Bundle(source.path)
+    org = _school_org(bundle, school_id)
+    version_12 = bundle.has("roles.csv")
+    roles: dict[str, str] = {}
+    members: set[str] = set()
+    if version_12:
+        for _, row in bundle.rows("roles.csv"):
+            if _active(row) and row.get("orgSourcedId") == org and row.get("role") in ROLE_MAP:
+                roles.setdefault(row["userSourcedId"], ROLE_MAP[row["role"]])
+                members.add(row["userSourcedId"])
+    classes = {row["sourcedId"]: row for _, row in bundle.rows("classes.csv") if _active(row)}
+    homeroom: dict[str, str] = {}
+    scheduled: dict[str, str] = {}
+    for _, row in bundle.rows("enrollments.csv"):
+        if not _active(row) or row.get("role") != "student":
+            continue
+        klass = classes.get(row.get("classSourcedId", ""))
+        if klass is None or klass.get("schoolSourcedId", org) != org:
+            continue
+        target = homeroom if klass.get("classType") == "homeroom" else scheduled
+        target.setdefault(row["userSourcedId"], _class_label(klass))
+    births = {
+        row.get("sourcedId", ""): row.get("birthDate", "")
+        for _, row in bundle.rows("demographics.csv", required=False)
+    }
+    collector = RowCollector(bundle.label("users.csv"), school_id, identity)
+    for line, row in bundle.rows("users.csv"):
+        if not _active(row) or row.get("enabledUser", "true").lower() == "false":
+            continue
+        user_id = row.get("sourcedId", "")
+        if version_12:
+            if user_id not in members:
+                continue
+            role = roles[user_id]
+        else:
+            if org not in [o.strip() for o in row.get("orgSourcedIds", "").split(",")]:
+                continue
+            role = ROLE_MAP.get(row.get("role", ""), "")
+            if not role:
+                continue
+        values = {
+            "source_id": user_id,
+            "first_name": row.get("preferredGivenName") or row.get("givenName", ""),
+            "last_name": row.get("preferredFamilyName") or row.get("familyName", ""),
+            "email": row.get("email", ""),
+            "birth_date": births.get(user_id, ""),
+            "class_name": homeroom.get(user_id) or scheduled.get(user_id, ""),
+        }
+        collector.add(line, role, values)
+    return RosterResult(collector.persons, collector.rejected)
+
+
+def _class_label(klass: dict[str, str]) -> str:
+    for candidate in (klass.get("title", ""), klass.get("classCode", "")):
+        if candidate and normalise_class(candidate):
+            return candidate
+    return klass.get("title", "") or klass.get("classCode", "")
