@@ -251,15 +251,6 @@ def apply_plan(
     creates = phase({"create"})
     if creates:
         _write_creates(creates, inventory, pipeline, writer, result, today, tick)
-    for change in phase({"update"}):
-        if set(change.details["changes"]) == {"key"}:
-            modification = {"employeeNumber": [(ldap3.MODIFY_REPLACE, [change.details["changes"]["key"][1]])]}
-        else:
-            modification = update_modification(change)
-        if modification:
-            pipeline.send(
-                change, "modify", modification, lambda c=change, m=modification: writer.modify(c.dn, m)
-            )
     for change in phase({"move"}):
         pipeline.drain()
         new_dn = change.details["new_dn"]
@@ -270,6 +261,16 @@ def apply_plan(
             [],
             lambda c=change, r=rdn, s=superior: writer.modify_dn(c.dn, r, delete_old_dn=True, new_superior=s),
         )
+    pipeline.drain()  # updates address the moved DNs
+    for change in phase({"update"}):
+        if set(change.details["changes"]) == {"key"}:
+            modification = {"employeeNumber": [(ldap3.MODIFY_REPLACE, [change.details["changes"]["key"][1]])]}
+        else:
+            modification = update_modification(change)
+        if modification:
+            pipeline.send(
+                change, "modify", modification, lambda c=change, m=modification: writer.modify(c.dn, m)
+            )
     pipeline.drain()
     for change in phase({"reactivate", "deactivate"}):
         password, descriptions = _read_password_and_description(reader, change.dn)
