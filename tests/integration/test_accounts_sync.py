@@ -135,7 +135,7 @@ role = "teacher"
             return bool(conn.entries)
 
     def dump(self) -> list[str]:
-        """Every entry and attribute below the base (passwords left out), sorted, for whole-directory compares."""
+        """Every entry and attribute below the base (no passwords), sorted: for whole-directory compares."""
         result = subprocess.run(
             [
                 "ldapsearch",
