@@ -50,10 +50,11 @@ class SchulitGroup(click.Group):
 def cli(ctx: click.Context, inventory_path: Path, verbose: bool, quiet: bool) -> None:
     """schulit: pupil and teacher accounts and school-server configs for a county's schools."""
     logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO,
+        level=logging.INFO if verbose else logging.WARNING,
         format="schulit: %(levelname)s: %(message)s",
         stream=sys.stderr,
     )
+    logging.getLogger("paramiko").setLevel(logging.WARNING)
     ctx.obj = AppContext(inventory_path=inventory_path, verbose=verbose, quiet=quiet)
 
 

@@ -1,0 +1,311 @@
+"""Push rendered files to school servers: compare, (diff), upload to a temp file, validate, back up, rename.
+
+Per host, in one connection: every file is compared byte for byte with what the host has; an unchanged file is
+never written. A changed file is uploaded next to its target as ``.<name>.schulit-<random>``, given its mode
+and owner, validated (the temp file, ``%s``), the old version optionally backed up, and then renamed over the
+target with ``posix_rename`` (atomic: readers see the old or the new file, never half of one). Handlers run
+once per host after its files, only if a file they watch changed. Hosts run in parallel; one host's failure
+never touches another's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import fnmatch
+import posixpath
+import secrets
+import shlex
+import sys
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from typing import Any
+
+from schulit.configs.render import HostFiles, RenderedFile, render_hosts
+from schulit.configs.transport import (
+    HostConnection,
+    HostRefused,
+    Unreachable,
+    check_private_key,
+    load_private_key,
+)
+from schulit.errors import EXIT_HOSTS_FAILED, EXIT_OK, SchulitError
+from schulit.inventory import Inventory, Server
+
+
+@dataclass
+class FileResult:
+    """What happened to one file on one host."""
+
+    path: str
+    status: str  # ok | changed | would-change | failed
+    diff: str = ""
+    error: str = ""
+
+
+@dataclass
+class HostResult:
+    """What happened on one host."""
+
+    name: str
+    school: str
+    address: str
+    status: str = "ok"  # ok | changed | failed | unreachable
+    files: list[FileResult] = field(default_factory=list)
+    handlers: list[str] = field(default_factory=list)
+    error: str = ""
+
+    def to_json(self, with_diff: bool) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "school": self.school,
+            "address": self.address,
+            "status": self.status,
+            "error": self.error,
+            "handlers": self.handlers,
+            "files": [
+                {
+                    "path": f.path,
+                    "status": f.status,
+                    "error": f.error,
+                    **({"diff": f.diff} if with_diff and f.diff else {}),
+                }
+                for f in self.files
+            ],
+        }
+
+
+@dataclass
+class PushResult:
+    """All hosts of one push."""
+
+    hosts: list[HostResult]
+    check: bool
+    diff: bool
+
+    @property
+    def exit_code(self) -> int:
+        return (
+            EXIT_HOSTS_FAILED if any(h.status in ("failed", "unreachable") for h in self.hosts) else EXIT_OK
+        )
+
+    def totals(self) -> dict[str, int]:
+        totals = {"ok": 0, "changed": 0, "failed": 0, "unreachable": 0}
+        for host in self.hosts:
+            totals[host.status] += 1
+        return totals
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "check": self.check,
+            "hosts": [h.to_json(self.diff) for h in self.hosts],
+            "totals": self.totals(),
+            "exit_code": self.exit_code,
+        }
+
+
+def select_servers(inventory: Inventory, limits: Sequence[str]) -> list[Server]:
+    """Servers matching any pattern (school id, server name, or a glob on either); all without patterns."""
+    servers = inventory.servers()
+    if not limits:
+        return servers
+    chosen = [
+        s
+        for s in servers
+        if any(fnmatch.fnmatch(s.name, p) or fnmatch.fnmatch(s.school_id, p) for p in limits)
+    ]
+    if not chosen:
+        raise SchulitError(f"--limit {' '.join(limits)} matches no server")
+    return chosen
+
+
+def unified_diff(host: str, path: str, old: bytes | None, new: bytes) -> str:
+    before = (old or b"").decode("utf-8", errors="replace").splitlines(keepends=True)
+    after = new.decode("utf-8", errors="replace").splitlines(keepends=True)
+    return "".join(
+        difflib.unified_diff(
+            before,
+            after,
+            fromfile=f"{host}:{path}" + ("" if old is not None else " (absent)"),
+            tofile=f"{host}:{path} (rendered)",
+        )
+    )
+
+
+class _Ids:
+    """Owner and group names → numbers on one host (read /etc/passwd and /etc/group once)."""
+
+    def __init__(self, connection: HostConnection):
+        self.connection = connection
+        self.users: dict[str, int] | None = None
+        self.groups: dict[str, int] | None = None
+
+    @staticmethod
+    def _parse(data: bytes | None) -> dict[str, int]:
+        table = {}
+        for line in (data or b"").decode("utf-8", errors="replace").splitlines():
+            parts = line.split(":")
+            if len(parts) > 2 and parts[2].isdigit():
+                table[parts[0]] = int(parts[2])
+        return table
+
+    def ids(self, owner: str, group: str) -> tuple[int, int]:
+        if self.users is None:
+            self.users = self._parse(self.connection.read("/etc/passwd"))
+            self.groups = self._parse(self.connection.read("/etc/group"))
+        assert self.groups is not None
+        if owner not in self.users:
+            raise SchulitError(f"owner {owner!r} does not exist on the host")
+        if group not in self.groups:
+            raise SchulitError(f"group {group!r} does not exist on the host")
+        return self.users[owner], self.groups[group]
+
+
+def _install(connection: HostConnection, ids: _Ids, item: RenderedFile, old: bytes | None) -> None:
+    """Temp file, mode and owner, validate, backup, atomic rename; SchulitError when validate fails."""
+    directory, name = posixpath.split(item.path)
+    connection.ensure_directory(directory)
+    temp = posixpath.join(directory, f".{name}.schulit-{secrets.token_hex(4)}")
+    try:
+        connection.write(temp, item.content, item.spec.mode)
+        uid, gid = ids.ids(item.spec.owner, item.spec.group)
+        connection.sftp.chown(temp, uid, gid)
+        if item.validate:
+            result = connection.run(item.validate.replace("%s", shlex.quote(temp)))
+            if result.status != 0:
+                raise SchulitError(
+                    f"validate failed ({item.validate}): exit {result.status}: {result.output.strip()[:500]}"
+                )
+        if item.spec.backup and old is not None:
+            backup = f"{item.path}.schulit-bak"
+            connection.write(backup, old, item.spec.mode)
+            connection.sftp.chown(backup, uid, gid)
+        connection.sftp.posix_rename(temp, item.path)
+        temp = ""
+    finally:
+        if temp:
+            with contextlib.suppress(OSError):
+                connection.sftp.remove(temp)
+
+
+def push_host(rendered: HostFiles, inventory: Inventory, key: Any, *, check: bool, diff: bool) -> HostResult:
+    """Bring one host in line with its rendered files."""
+    server = rendered.server
+    result = HostResult(server.name, server.school_id, f"{server.address}:{server.port}")
+    try:
+        connection = HostConnection(server, inventory.ssh, key)
+    except Unreachable as exc:
+        result.status, result.error = "unreachable", str(exc)
+        return result
+    except HostRefused as exc:
+        result.status, result.error = "failed", str(exc)
+        return result
+    try:
+        ids = _Ids(connection)
+        triggered: list[str] = []
+        for item in rendered.files:
+            old = connection.read(item.path)
+            if old == item.content:
+                result.files.append(FileResult(item.path, "ok"))
+                continue
+            text = unified_diff(server.name, item.path, old, item.content) if diff else ""
+            if check:
+                result.files.append(FileResult(item.path, "would-change", text))
+                continue
+            try:
+                _install(connection, ids, item, old)
+            except SchulitError as exc:
+                result.files.append(FileResult(item.path, "failed", text, str(exc)))
+                result.status, result.error = "failed", f"{item.path}: {exc}"
+                continue
+            result.files.append(FileResult(item.path, "changed", text))
+            triggered.extend(h for h in item.spec.handlers if h not in triggered)
+        if any(f.status in ("changed", "would-change") for f in result.files) and result.status == "ok":
+            result.status = "changed"
+        for handler in triggered:
+            outcome = connection.run(rendered.handlers[handler])
+            result.handlers.append(handler)
+            if outcome.status != 0:
+                result.status = "failed"
+                result.error = (
+                    f"handler {handler} failed: exit {outcome.status}: {outcome.output.strip()[:300]}"
+                )
+    except Unreachable as exc:
+        result.status, result.error = "unreachable", str(exc)
+    except (OSError, EOFError) as exc:
+        result.status, result.error = "failed", f"connection failed midway: {exc or type(exc).__name__}"
+    except Exception as exc:
+        result.status, result.error = "failed", f"{type(exc).__name__}: {exc}"
+    finally:
+        connection.close()
+    return result
+
+
+def push_configs(
+    inventory: Inventory,
+    *,
+    limits: Sequence[str] = (),
+    check: bool = False,
+    diff: bool = False,
+    forks: int | None = None,
+    progress: Callable[[HostResult, int, int], None] | None = None,
+) -> PushResult:
+    """Render and push to every selected server, ``forks`` hosts at a time."""
+    servers = select_servers(inventory, limits)
+    key = load_private_key(check_private_key(inventory.ssh.key_file))
+    rendered = render_hosts(inventory, servers)
+    results: list[HostResult] = []
+    jobs = []
+    for item in rendered:
+        if isinstance(item, tuple):
+            server, error = item
+            results.append(
+                HostResult(
+                    server.name, server.school_id, f"{server.address}:{server.port}", "failed", error=error
+                )
+            )
+        else:
+            jobs.append(item)
+    with ThreadPoolExecutor(max_workers=max(1, forks or inventory.ssh.forks)) as pool:
+        futures = [pool.submit(push_host, job, inventory, key, check=check, diff=diff) for job in jobs]
+        for done, future in enumerate(as_completed(futures), start=1):
+            host = future.result()
+            results.append(host)
+            if progress is not None:
+                progress(host, done, len(futures))
+    order = {s.name: i for i, s in enumerate(servers)}
+    results.sort(key=lambda h: order.get(h.name, 0))
+    return PushResult(results, check, diff)
+
+
+def format_recap(result: PushResult) -> str:
+    """An Ansible-style recap: one line per host, then totals."""
+    lines = ["", "RECAP" + (" (check mode: nothing was changed)" if result.check else "")]
+    width = max((len(h.name) for h in result.hosts), default=10)
+    for host in result.hosts:
+        counts = {s: sum(1 for f in host.files if f.status == s) for s in ("ok", "changed", "would-change")}
+        changed = counts["changed"] + counts["would-change"]
+        line = f"{host.name:<{width}} : {host.status:<11} files ok={counts['ok']} changed={changed}" + (
+            f" handlers={','.join(host.handlers)}" if host.handlers else ""
+        )
+        if host.error:
+            line += f"  ({host.error})"
+        lines.append(line)
+    totals = result.totals()
+    lines.append(
+        f"hosts: {len(result.hosts)} · ok {totals['ok']} · changed {totals['changed']} · failed "
+        f"{totals['failed']} · unreachable {totals['unreachable']}"
+    )
+    return "\n".join(lines)
+
+
+def tty_progress(host: HostResult, done: int, total: int) -> None:
+    """Progress line on stderr, only when it is a terminal."""
+    if sys.stderr.isatty():
+        print(
+            f"\r[{done}/{total}] {host.name}: {host.status}\033[K",
+            end="" if done < total else "\n",
+            file=sys.stderr,
+            flush=True,
+        )
