@@ -95,7 +95,7 @@ def read_deliveries(
     return [r for r in latest.values() if class_name is None or r.class_name == class_name]
 
 
-def shred(path: Path) -> None:
+def shred_file(path: Path) -> None:
     """Overwrite a delivery file with zeros, then remove it."""
     size = path.stat().st_size
     with path.open("r+b") as handle:

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import click
 
-from schulit.commands.pending import not_implemented
+from schulit.context import AppContext
+from schulit.errors import SchulitError
+from schulit.letters import write_letters
 
 
 @click.group("passwords")
@@ -23,6 +25,26 @@ def passwords_group() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="PDF file to write (mode 0600).",
 )
-def letters(school: str | None, class_name: str | None, output: Path) -> None:
-    """Print password letters (one slip per pupil, one section per class) as a PDF."""
-    raise not_implemented("passwords letters")
+@click.option(
+    "--shred", is_flag=True, help="Overwrite and delete the delivery files whose letters are printed."
+)
+@click.option("--force", is_flag=True, help="Overwrite an existing PDF.")
+@click.pass_obj
+def letters(
+    app: AppContext, school: str | None, class_name: str | None, output: Path, shred: bool, force: bool
+) -> None:
+    """Print password letters (cover sheet per class, one slip per person) as an A4 PDF.
+
+    Reads the 0600 delivery files that 'accounts sync' and 'accounts reset-password' write. Without new
+    passwords there is nothing to print: exit 0 and no PDF.
+    """
+    if output.exists() and not force:
+        raise SchulitError(f"{output} exists; choose another name or add --force")
+    result = write_letters(app.inventory(), output, school=school, class_name=class_name, shred=shred)
+    if result.pdf is None:
+        app.info("letters: no new passwords to print")
+        return
+    classes = len(result.sections)
+    app.info(f"wrote {result.letters} letters in {classes} sections to {result.pdf} (mode 0600)")
+    for path in result.shredded:
+        app.info(f"shredded {path}")
