@@ -24,8 +24,10 @@ class AuditLog:
     path: Path | None
     command: str
     _handle: TextIO | None = None
+    _actor: str = ""
 
     def __enter__(self) -> AuditLog:
+        self._actor = f"{_user()}@{socket.gethostname()} ({self.command})"
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
@@ -43,7 +45,7 @@ class AuditLog:
             return
         line = {
             "time": datetime.now(UTC).isoformat(timespec="seconds"),
-            "actor": f"{_user()}@{socket.gethostname()} ({self.command})",
+            "actor": self._actor,
             "action": action,
             "dn": dn,
             "attributes": sorted(attributes),

@@ -22,8 +22,10 @@ DIGITS = "23456789"
 ALPHABET = LOWER + UPPER + DIGITS
 SALT_ALPHABET = string.ascii_letters + string.digits + "./"
 
-_crypt_lock = threading.Lock()
+CRYPT_DATA_SIZE = 32768  # sizeof(struct crypt_data) in libxcrypt
+_library_lock = threading.Lock()
 _libcrypt: ctypes.CDLL | None = None
+_scratch = threading.local()
 
 
 def generate_password(length: int = 10) -> str:
@@ -39,19 +41,26 @@ def generate_password(length: int = 10) -> str:
 
 def _crypt_library() -> ctypes.CDLL:
     global _libcrypt
-    if _libcrypt is None:
-        name = ctypes.util.find_library("crypt") or "libcrypt.so.1"
-        library = ctypes.CDLL(name)
-        library.crypt.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
-        library.crypt.restype = ctypes.c_char_p
-        _libcrypt = library
-    return _libcrypt
+    with _library_lock:
+        if _libcrypt is None:
+            name = ctypes.util.find_library("crypt") or "libcrypt.so.1"
+            library = ctypes.CDLL(name)
+            library.crypt_rn.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_void_p, ctypes.c_int]
+            library.crypt_rn.restype = ctypes.c_char_p
+            _libcrypt = library
+        return _libcrypt
 
 
 def crypt(password: str, setting: str) -> str:
-    """libxcrypt's crypt(3) for ``setting`` (e.g. ``$6$salt``); raises ValueError on failure."""
-    with _crypt_lock:
-        result = _crypt_library().crypt(password.encode(), setting.encode())
+    """libxcrypt's reentrant ``crypt_rn`` for ``setting`` (e.g. ``$6$salt``); raises ValueError on failure.
+
+    ctypes releases the GIL during the call and each thread has its own ``crypt_data`` buffer, so hashing
+    in a thread pool uses every core.
+    """
+    buffer = getattr(_scratch, "buffer", None)
+    if buffer is None:
+        buffer = _scratch.buffer = ctypes.create_string_buffer(CRYPT_DATA_SIZE)
+    result = _crypt_library().crypt_rn(password.encode(), setting.encode(), buffer, CRYPT_DATA_SIZE)
     if not result or result.startswith(b"*"):
         raise ValueError("crypt(3) refused the setting")
     return result.decode()
@@ -67,6 +76,11 @@ def hash_password(password: str, scheme: str = "crypt-sha512") -> str:
         digest = hashlib.sha1(password.encode() + salt).digest()  # noqa: S324 - the {SSHA} scheme is SHA-1
         return "{SSHA}" + base64.b64encode(digest + salt).decode()
     raise ValueError(f"unknown hash scheme {scheme!r}")
+
+
+def hash_passwords(passwords: list[str], scheme: str = "crypt-sha512") -> list[str]:
+    """Hash a batch (the unit of work handed to a worker thread)."""
+    return [hash_password(password, scheme) for password in passwords]
 
 
 def verify_password(password: str, hashed: str) -> bool:

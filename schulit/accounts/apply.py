@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,7 +35,7 @@ from schulit.directory.init import base_entry
 from schulit.directory.layout import MANAGED_DESCRIPTION
 from schulit.errors import DirectoryError
 from schulit.inventory import Inventory
-from schulit.passwords import generate_password, hash_password
+from schulit.passwords import generate_password, hash_password, hash_passwords
 
 PERMISSIVE_MODIFY = ("1.2.840.113556.1.4.1413", False, None)
 WINDOW = 64  # write requests in flight at once
@@ -174,18 +174,16 @@ class _Pipeline:
 
 
 def _hashes(passwords: list[str], scheme: str) -> Iterator[str]:
-    """Hash in worker processes when there are many (SHA-512-crypt costs ~1 ms each), in order."""
+    """Hash in worker threads when there are many (SHA-512-crypt costs ~1 ms each), in order."""
     if len(passwords) < POOL_THRESHOLD:
         yield from (hash_password(p, scheme) for p in passwords)
         return
     chunks = [passwords[i : i + HASH_CHUNK] for i in range(0, len(passwords), HASH_CHUNK)]
-    with ProcessPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        for hashed in pool.map(_hash_chunk, chunks, [scheme] * len(chunks)):
+    # Threads, not processes: crypt_rn runs without the GIL, and worker processes would inherit the run lock
+    # and outlive a killed parent (blocking the next run on the lock).
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        for hashed in pool.map(hash_passwords, chunks, [scheme] * len(chunks)):
             yield from hashed
-
-
-def _hash_chunk(passwords: list[str], scheme: str) -> list[str]:
-    return [hash_password(p, scheme) for p in passwords]
 
 
 def _read_password_and_description(connection: ldap3.Connection, dn: str) -> tuple[str, list[str]]:

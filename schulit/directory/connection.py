@@ -124,7 +124,10 @@ def connect(settings: DirectorySettings, *, strategy: str = ldap3.SAFE_SYNC) -> 
         user=settings.bind_dn,
         password=password,
         client_strategy=strategy,
-        receive_timeout=max(1, int(settings.timeout * 6)),
+        # ldap3's ASYNC receiver thread busy-loops forever after unbind when a receive timeout is set (it
+        # retries recv on the closed socket), starving every other thread of the GIL; ASYNC callers bound
+        # each wait with get_response's own timeout instead.
+        receive_timeout=None if strategy == ldap3.ASYNC else max(1, int(settings.timeout * 6)),
         raise_exceptions=False,
         auto_bind=ldap3.AUTO_BIND_NONE,
         read_only=False,

@@ -473,3 +473,16 @@ def test_killed_sync_converges_to_a_clean_run(
         assert clean.dump() == county.dump()
     finally:
         clean_slapd.stop(kill=True)
+
+
+def test_a_finished_sync_leaves_no_threads_behind(county: County) -> None:
+    """ldap3's ASYNC receiver spins on a closed socket when a receive timeout is set; runs in one process
+    (nightly: many schools, then a push) would slow to a crawl. Every thread a sync starts must end."""
+    import threading
+
+    before = set(threading.enumerate())
+    assert county.sync().exit_code == 0
+    deadline = time.monotonic() + 3
+    while (left := set(threading.enumerate()) - before) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not left, left
