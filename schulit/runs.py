@@ -79,15 +79,19 @@ def term_start(
     confirm: Callable[[Plan], bool],
     today: date | None = None,
     say: Callable[[str], None] = print,
+    show_progress: bool = False,
 ) -> RunReport:
     """Plan → confirm → sync (limits lifted after confirmation) → letters → push → report."""
     from schulit.configs import push_configs
+    from schulit.configs.push import tty_progress
     from schulit.letters import write_letters
 
     report = RunReport()
     output.mkdir(parents=True, exist_ok=True, mode=0o700)
     options = SyncOptions(schools=schools, force=True, today=today)
-    outcome = run_sync(inventory, settings, options, command="term-start", confirm=confirm)
+    outcome = run_sync(
+        inventory, settings, options, command="term-start", confirm=confirm, show_progress=show_progress
+    )
     report.sync = outcome
     if outcome.plan.pending and not outcome.result.applied and not outcome.result.failed:
         report.cancelled = True
@@ -107,7 +111,7 @@ def term_start(
             say(f"letters: {pdf} ({letters.letters} letters)")
     if not report.letters:
         say("letters: no new passwords to print")
-    report.push = push_configs(inventory, limits=schools)
+    report.push = push_configs(inventory, limits=schools, progress=tty_progress if show_progress else None)
     (output / f"report-{day}.json").write_text(
         json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n"
     )
@@ -115,13 +119,21 @@ def term_start(
 
 
 def nightly(
-    inventory: Inventory, settings: DirectorySettings, *, today: date | None = None, purge: bool = False
+    inventory: Inventory,
+    settings: DirectorySettings,
+    *,
+    today: date | None = None,
+    purge: bool = False,
+    show_progress: bool = False,
 ) -> RunReport:
     """Sync every school with the safety limits kept, then push configs. Never forces anything."""
     from schulit.configs import push_configs
+    from schulit.configs.push import tty_progress
 
     report = RunReport()
-    report.sync = run_sync(inventory, settings, SyncOptions(today=today), command="nightly")
+    report.sync = run_sync(
+        inventory, settings, SyncOptions(today=today), command="nightly", show_progress=show_progress
+    )
     for school in report.sync.plan.schools:
         if school.error:
             report.messages.append(f"{school.school_id}: not synced: {school.error}")
@@ -131,7 +143,7 @@ def nightly(
         report.messages.append(f"failed: {change.action} {change.dn}: {error}")
     if purge:
         report.messages.extend(_purge(inventory, settings, today or date.today()))
-    report.push = push_configs(inventory)
+    report.push = push_configs(inventory, progress=tty_progress if show_progress else None)
     for host in report.push.hosts:
         if host.status in ("failed", "unreachable"):
             report.messages.append(f"{host.name}: {host.status}: {host.error}")

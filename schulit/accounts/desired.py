@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from schulit.accounts.model import DesiredPerson, SchoolReport, identity_key
@@ -63,15 +63,18 @@ def build_desired(
     school_ids: list[str],
     roster_overrides: Mapping[str, tuple[RosterSource, ...]] | None = None,
     skip_bad_rows: bool = False,
+    progress: Callable[[int], None] | None = None,
 ) -> DesiredState:
     """Read the rosters of ``school_ids`` and merge them into one person per identity key."""
     overrides = roster_overrides or {}
     merged: dict[str, DesiredPerson] = {}
     reports: list[SchoolReport] = []
-    for school_id in sorted(school_ids):
+    for done, school_id in enumerate(sorted(school_ids), start=1):
         school = inventory.school(school_id)
         persons, report = read_school(school, overrides.get(school_id, school.rosters), skip_bad_rows)
         reports.append(report)
+        if progress is not None:
+            progress(done)
         seen_in_school: set[str] = set()
         for person in persons:
             key = identity_key(_scope(inventory, school, person.role), person.role, person.source_id)

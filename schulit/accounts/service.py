@@ -21,6 +21,7 @@ from schulit.directory.connection import connect
 from schulit.directory.layout import Layout
 from schulit.errors import EXIT_ERROR, EXIT_OK, EXIT_SAFETY_LIMIT, SchulitError
 from schulit.inventory import DirectorySettings, Inventory
+from schulit.progress import ProgressBar
 from schulit.records import RosterSource
 
 
@@ -75,15 +76,20 @@ def roster_override(
     return school.id, tuple(new if s is template else s for s in school.rosters)
 
 
-def compute_plan(inventory: Inventory, connection: ldap3.Connection, options: SyncOptions) -> Plan:
+def compute_plan(
+    inventory: Inventory, connection: ldap3.Connection, options: SyncOptions, *, show_progress: bool = False
+) -> Plan:
     """Read rosters and directory and return the plan (no writes)."""
     today = options.today or date.today()
-    desired = build_desired(
-        inventory,
-        selected_schools(inventory, options.schools),
-        options.roster_overrides,
-        options.skip_bad_rows,
-    )
+    schools = selected_schools(inventory, options.schools)
+    with ProgressBar("reading rosters", len(schools), force=False) as bar:
+        desired = build_desired(
+            inventory,
+            schools,
+            options.roster_overrides,
+            options.skip_bad_rows,
+            progress=bar.update if show_progress else None,
+        )
     actual = read_directory(connection, Layout(inventory.directory.base_dn), today)
     return plan_changes(
         inventory, desired, actual, today, force=options.force, confirmed_renames=options.confirmed_renames
@@ -121,7 +127,7 @@ def run_sync(
     command: str,
     confirm: Callable[[Plan], bool] | None = None,
     dry_run: bool = False,
-    progress: Callable[[int], None] | None = None,
+    show_progress: bool = False,
 ) -> SyncOutcome:
     """Plan, optionally ask, apply. Holds the run lock from the first read to the last write."""
     with ExitStack() as stack:
@@ -131,11 +137,14 @@ def run_sync(
             )
         reader = connect(settings)
         stack.callback(reader.unbind)
-        plan = compute_plan(inventory, reader, options)
+        plan = compute_plan(inventory, reader, options, show_progress=show_progress)
         if dry_run or not plan.pending or (confirm is not None and not confirm(plan)):
             return SyncOutcome(plan, ApplyResult())
         writer = connect(settings, strategy=ldap3.ASYNC)
         stack.callback(writer.unbind)
         audit = stack.enter_context(AuditLog(inventory.audit_log, command))
-        result = apply_plan(plan, inventory, reader, writer, audit, progress=progress)
+        with ProgressBar("writing directory", len(plan.pending)) as bar:
+            result = apply_plan(
+                plan, inventory, reader, writer, audit, progress=bar.update if show_progress else None
+            )
         return SyncOutcome(plan, result)

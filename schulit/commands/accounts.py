@@ -284,7 +284,12 @@ def sync(
         return click.confirm(f"apply {len(plan_.pending)} changes?", default=False)
 
     outcome = run_sync(
-        app.inventory(), app.directory_settings(), options, command="accounts sync", confirm=confirm
+        app.inventory(),
+        app.directory_settings(),
+        options,
+        command="accounts sync",
+        confirm=confirm,
+        show_progress=not (as_json or app.quiet),
     )
     if as_json:
         click.echo(

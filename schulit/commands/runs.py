@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,7 @@ def term_start(
         confirm=confirm,
         today=today.date() if today else None,
         say=app.info if not as_json else _silent,
+        show_progress=not (as_json or app.quiet),
     )
     _finish(app, report, as_json)
 
@@ -82,12 +84,42 @@ def term_start(
 def nightly(app: AppContext, purge: bool, as_json: bool, today: Any) -> None:
     """Unattended: sync all schools (safety limits kept), then push configs. Quiet on success.
 
-    Any problem: a short report on stderr and a non-zero exit code (1 error, 3 safety limit, 4 hosts failed).
+    Any problem: a short report on stderr (one line per problem, journald/syslog friendly) and a non-zero
+    exit code (1 error, 3 safety limit, 4 hosts failed). --verbose prints the summary on success too.
     """
     report = run_nightly(
-        app.inventory(), app.directory_settings(), today=today.date() if today else None, purge=purge
+        app.inventory(),
+        app.directory_settings(),
+        today=today.date() if today else None,
+        purge=purge,
+        show_progress=app.verbose and not as_json,
     )
-    _finish(app, report, as_json)
+    if as_json:
+        _finish(app, report, as_json)
+    elif report.exit_code or app.verbose:
+        for line in summary_lines(report):
+            app.warn(f"nightly: {line}")
+    for message in report.messages:
+        app.warn(f"nightly: {message}")
+    if report.exit_code:
+        app.warn(f"nightly: finished with exit code {report.exit_code}")
+        sys.exit(report.exit_code)
+
+
+def summary_lines(report: RunReport) -> list[str]:
+    """One line for the accounts and one per school and host class: what the run did."""
+    lines = []
+    if report.sync is not None:
+        actions = Counter(change.action for change in report.sync.result.applied)
+        detail = " ".join(f"{action}={count}" for action, count in sorted(actions.items()))
+        lines.append(
+            f"accounts: {len(report.sync.result.applied)} changes applied, "
+            f"{len(report.sync.result.failed)} failed" + (f" ({detail})" if detail else "")
+        )
+    if report.push is not None:
+        totals = report.push.totals()
+        lines.append("configs: " + " ".join(f"{k}={v}" for k, v in totals.items()))
+    return lines
 
 
 def _silent(_message: str) -> None:
