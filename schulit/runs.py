@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -97,7 +98,6 @@ def term_start(
         report.cancelled = True
         report.messages.append("cancelled: nothing was changed")
         return report
-    say(f"accounts: {len(outcome.result.applied)} changes applied, {len(outcome.result.failed)} failed")
     day = (today or date.today()).isoformat()
     for school in inventory.schools:
         if schools and school.id not in schools:
@@ -108,14 +108,20 @@ def term_start(
         letters = write_letters(inventory, pdf, school=school.id, shred=True)
         if letters.letters:
             report.letters.append((school.id, pdf, letters.letters))
-            say(f"letters: {pdf} ({letters.letters} letters)")
+            say(f"letters for {school.id}: {letters.letters}")
     if not report.letters:
-        say("letters: no new passwords to print")
+        report.messages.append("letters: no new passwords to print")
     report.push = push_configs(inventory, limits=schools, progress=tty_progress if show_progress else None)
-    (output / f"report-{day}.json").write_text(
-        json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n"
-    )
+    _write_private(output / f"report-{day}.json", json.dumps(report.to_json(), indent=2, ensure_ascii=False))
     return report
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` to a file only its owner can read (the report names pupils)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text + "\n")
 
 
 def nightly(

@@ -58,6 +58,9 @@ step "schulit configs push"
 step "schulit configs push --check (a second push has nothing to change)"
 "${schulit[@]}" configs push --check
 
+step "schulit --verbose nightly (what cron runs every night; silent without --verbose when all is well)"
+"${schulit[@]}" --verbose nightly
+
 step "directory layout (ldapsearch, first levels)"
 ldapsearch -LLL -x -o ldif-wrap=no -H "ldap://127.0.0.1:38389" -D "cn=admin,dc=lk-heide,dc=schule,dc=example" \
     -y "$state/ldap-bind.password" -b "dc=lk-heide,dc=schule,dc=example" -s one dn | sed -n 's/^dn: /  /p'

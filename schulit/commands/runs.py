@@ -127,24 +127,19 @@ def _silent(_message: str) -> None:
 
 
 def _finish(app: AppContext, report: RunReport, as_json: bool) -> None:
+    """term-start's final report: accounts, letters, hosts; exit with the run's code."""
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
-    else:
-        if report.sync is not None and report.sync.plan.pending:
-            app.info(
-                f"accounts: {len(report.sync.result.applied)} changes applied, "
-                f"{len(report.sync.result.failed)} failed"
-            )
+    elif not app.quiet:
+        click.echo("\nREPORT")
+        for line in summary_lines(report):
+            click.echo(line)
         for school, pdf, count in report.letters:
-            app.info(f"letters {school}: {pdf} ({count})")
+            click.echo(f"letters {school:<24} {count:>5}  {pdf}")
         if report.push is not None:
             from schulit.configs import format_recap
 
-            recap = format_recap(report.push)
-            if report.push.exit_code or app.verbose:
-                click.echo(recap, err=bool(report.push.exit_code and app.quiet))
-            elif not app.quiet:
-                click.echo(recap)
+            click.echo(format_recap(report.push))
     for message in report.messages:
         app.warn(message)
     if report.exit_code:

@@ -113,7 +113,9 @@ def test_term_start_letters_push_and_a_second_run_changes_nothing(district: Dist
     assert "[klasse-1a]" in district.smb_conf("gs-a")
     assert len(accounts(district)) == 30 + 3 + 2
     assert "letters-gs-a" in first.stdout and "changed" in first.stdout
-    report = json.loads(next(output.glob("report-*.json")).read_text())
+    report_file = next(output.glob("report-*.json"))
+    assert oct(report_file.stat().st_mode & 0o777) == "0o600"  # it names pupils
+    report = json.loads(report_file.read_text())
     assert report["exit_code"] == 0 and len(report["letters"]) == 2
 
     before = district.dump()
