@@ -149,7 +149,19 @@ def nightly(
         report.messages.append(f"failed: {change.action} {change.dn}: {error}")
     if purge:
         report.messages.extend(_purge(inventory, settings, today or date.today()))
-    report.push = push_configs(inventory, progress=tty_progress if show_progress else None)
+    # A school whose export was refused keeps the configs built from its last good state: rendering from a
+    # truncated export would drop class shares and devices from its servers.
+    held_back = {r.school_id for r in report.sync.plan.schools if r.error or r.safety_stop}
+    for school_id in sorted(held_back):
+        report.messages.append(f"{school_id}: configs not pushed (its roster was not synced)")
+    targets = sorted({s.school_id for s in inventory.servers()} - held_back)
+    if not targets:
+        return report
+    report.push = push_configs(
+        inventory,
+        limits=targets if held_back else (),
+        progress=tty_progress if show_progress else None,
+    )
     for host in report.push.hosts:
         if host.status in ("failed", "unreachable"):
             report.messages.append(f"{host.name}: {host.status}: {host.error}")

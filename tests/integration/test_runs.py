@@ -14,6 +14,7 @@ import pytest
 from schulit.devservers.slapd import Slapd
 from schulit.devservers.sshd import Sshd
 from tests.integration.test_accounts_sync import County
+from tests.integration.test_configs_push import files_below
 
 REPO_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
@@ -164,6 +165,7 @@ def test_nightly_stops_a_truncated_school_and_syncs_and_pushes_the_others(distri
     assert first.returncode == 0, first.stderr
     assert first.stdout == "" and first.stderr == ""  # quiet on success (cron mails nothing)
     gs_a_before = [block for block in district.dump() if "ou=gs-a," in block]
+    gs_a_host_before = files_below(district.host_roots["gs-a"])
 
     district.pupils("gs-a", PUPILS_A[:4])  # truncated export: 26 of 30 pupils missing
     district.pupils("gs-b", [*PUPILS_B, ("203", "Nowak", "Zofia", "4c")], encoding="utf-8")
@@ -179,7 +181,8 @@ def test_nightly_stops_a_truncated_school_and_syncs_and_pushes_the_others(distri
     zofia = district.entry("zofia.nowak")
     assert zofia is not None and zofia["ou"] == ["4c"]
     assert "[klasse-4c]" in district.smb_conf("gs-b")
-    assert "[klasse-2b]" in district.smb_conf("gs-a")  # the stopped school's classes stay on its server
+    assert files_below(district.host_roots["gs-a"]) == gs_a_host_before  # the stopped school's server: as it was
+    assert "schulit: nightly: gs-a: configs not pushed (its roster was not synced)" in problems
 
     audit = (district.root / "audit.jsonl").read_text().splitlines()[audit_lines_before:]
     records = [json.loads(line) for line in audit]
