@@ -86,7 +86,7 @@ def sniff_delimiter(header_line: str) -> str:
     return best if counts[best] else ";"
 
 
-def map_columns(header: list[str], source: RosterSource, file: str) -> dict[str, int]:
+def map_columns(header: list[str], source: RosterSource, file: str, line: int = 1) -> dict[str, int]:
     """Field name → column index, from the source's mapping or the known German headers."""
     keys = [_header_key(h) for h in header]
     mapping: dict[str, int] = {}
@@ -94,7 +94,7 @@ def map_columns(header: list[str], source: RosterSource, file: str) -> dict[str,
         wanted = _header_key(header_name)
         if wanted not in keys:
             raise RosterError(
-                f"{file}:1: {field_name}: column {header_name!r} (from the inventory mapping) "
+                f"{file}:{line}: {field_name}: column {header_name!r} (from the inventory mapping) "
                 f"not in the header {header!r}"
             )
         mapping[field_name] = keys.index(wanted)
@@ -119,7 +119,9 @@ def read_csv_roster(source: RosterSource, school_id: str, *, identity: str = "so
     except OSError as exc:
         raise RosterError(f"{file}: cannot read: {exc.strerror or exc}") from None
     text = decode(data, source.encoding, file)
-    lines = text.splitlines(keepends=True)
+    # Physical lines as an editor counts them (\n, \r\n or a lone \r), the same ones csv.reader counts;
+    # str.splitlines would also split at \f, \x1c, U+2028, ... and shift every reported line number.
+    lines = io.StringIO(text, newline=None).readlines()
     header_index = next((i for i, line in enumerate(lines) if line.strip()), None)
     if header_index is None:
         raise RosterError(f"{file}: empty file")
@@ -136,7 +138,7 @@ def read_csv_roster(source: RosterSource, school_id: str, *, identity: str = "so
         raise RosterError(
             f"{file}:{header_index + 1}: {len(header)} columns; a roster has at most {MAX_COLUMNS}"
         )
-    columns = map_columns(header, source, file)
+    columns = map_columns(header, source, file, header_index + 1)
     required = ["first_name", "last_name"]
     if identity != "name+birthdate":
         required.insert(0, "source_id")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +18,16 @@ from schulit.records import RosterResult, RosterSource
 from schulit.rosters.common import MAX_COLUMNS, RosterError, RowCollector, normalise_class
 
 ROLE_MAP = {"student": "pupil", "teacher": "teacher"}
+# What zipfile raises for damaged, encrypted or exotic archives and members (plus unreadable files).
+ZIP_READ_ERRORS = (
+    zipfile.BadZipFile,
+    zlib.error,
+    NotImplementedError,
+    RuntimeError,
+    EOFError,
+    OSError,
+    ValueError,
+)
 
 
 class Bundle:
@@ -28,7 +39,7 @@ class Bundle:
         if path.is_file():
             try:
                 self.zip = zipfile.ZipFile(path)
-            except (zipfile.BadZipFile, OSError) as exc:
+            except ZIP_READ_ERRORS as exc:
                 raise RosterError(f"{path}: not a OneRoster zip bundle: {exc}") from None
             self.names = {Path(n).name: n for n in self.zip.namelist() if n.endswith(".csv")}
         elif path.is_dir():
@@ -42,18 +53,27 @@ class Bundle:
     def label(self, name: str) -> str:
         return f"{self.path}/{name}" if self.zip is None else f"{self.path}!{name}"
 
-    def rows(self, name: str, required: bool = True) -> Iterator[tuple[int, dict[str, str]]]:
-        """(line number, row) of one file; header names are case-sensitive as the spec says."""
+    def rows(
+        self, name: str, required: bool = True, columns: tuple[str, ...] = ()
+    ) -> Iterator[tuple[int, dict[str, str]]]:
+        """(line number, row) of one file; header names are case-sensitive as the spec says.
+
+        ``columns``: header names the reader relies on; a file without one of them is a RosterError.
+        """
         if name not in self.names:
             if required:
                 raise RosterError(f"{self.label(name)}: missing from the bundle")
             return
-        if self.zip is not None:
-            if self.zip.getinfo(self.names[name]).file_size > 200 * 1024 * 1024:
-                raise RosterError(f"{self.label(name)}: too large")
-            data = self.zip.read(self.names[name])
-        else:
-            data = Path(self.names[name]).read_bytes()
+        try:
+            if self.zip is not None:
+                if self.zip.getinfo(self.names[name]).file_size > 200 * 1024 * 1024:
+                    raise RosterError(f"{self.label(name)}: too large")
+                data = self.zip.read(self.names[name])
+            else:
+                data = Path(self.names[name]).read_bytes()
+        except ZIP_READ_ERRORS as exc:
+            # A damaged, encrypted or exotic zip member, or an unreadable file in a folder bundle.
+            raise RosterError(f"{self.label(name)}: cannot read: {exc}") from None
         if b"\x00" in data:
             raise RosterError(f"{self.label(name)}: contains NUL bytes")
         try:
@@ -61,14 +81,24 @@ class Bundle:
         except UnicodeDecodeError as exc:
             raise RosterError(f"{self.label(name)}: not UTF-8 (OneRoster CSV must be UTF-8): {exc}") from None
         csv.field_size_limit(1024 * 1024)
-        reader = csv.DictReader(io.StringIO(text))
+        # csv.reader rather than DictReader: DictReader skips blank lines silently, which shifted the line
+        # numbers of every later row.
+        reader = csv.reader(io.StringIO(text))
         try:
-            if reader.fieldnames is not None and len(reader.fieldnames) > MAX_COLUMNS:
-                raise RosterError(f"{self.label(name)}:1: {len(reader.fieldnames)} columns")
-            start = 1
-            for row in reader:
-                yield start + 1, {k: (v or "").strip() for k, v in row.items() if isinstance(k, str)}
-                start = reader.line_num
+            fieldnames = next(reader, [])
+            if len(fieldnames) > MAX_COLUMNS:
+                raise RosterError(f"{self.label(name)}:1: {len(fieldnames)} columns")
+            missing = [column for column in columns if column not in fieldnames]
+            if missing:
+                raise RosterError(f"{self.label(name)}:1: {missing[0]}: column missing from the header")
+            start = reader.line_num  # physical lines consumed so far
+            for values in reader:
+                line, start = start + 1, reader.line_num
+                if not values:
+                    continue
+                padded = values + [""] * (len(fieldnames) - len(values))
+                row = {key: padded[i].strip() for i, key in enumerate(fieldnames)}
+                yield line, row
         except csv.Error as exc:
             raise RosterError(f"{self.label(name)}:{reader.line_num}: unreadable CSV: {exc}") from None
 
@@ -78,7 +108,7 @@ def _active(row: dict[str, str]) -> bool:
 
 
 def _school_org(bundle: Bundle, school_id: str) -> str:
-    orgs = [row for _, row in bundle.rows("orgs.csv") if _active(row)]
+    orgs = [row for _, row in bundle.rows("orgs.csv", columns=("sourcedId",)) if _active(row)]
     schools = [row for row in orgs if row.get("type") == "school"] or orgs
     if len(schools) == 1:
         return schools[0]["sourcedId"]
@@ -99,14 +129,16 @@ def read_oneroster(source: RosterSource, school_id: str, *, identity: str = "sou
     roles: dict[str, str] = {}
     members: set[str] = set()
     if version_12:
-        for _, row in bundle.rows("roles.csv"):
+        for _, row in bundle.rows("roles.csv", columns=("userSourcedId",)):
             if _active(row) and row.get("orgSourcedId") == org and row.get("role") in ROLE_MAP:
                 roles.setdefault(row["userSourcedId"], ROLE_MAP[row["role"]])
                 members.add(row["userSourcedId"])
-    classes = {row["sourcedId"]: row for _, row in bundle.rows("classes.csv") if _active(row)}
+    classes = {
+        row["sourcedId"]: row for _, row in bundle.rows("classes.csv", columns=("sourcedId",)) if _active(row)
+    }
     homeroom: dict[str, str] = {}
     scheduled: dict[str, str] = {}
-    for _, row in bundle.rows("enrollments.csv"):
+    for _, row in bundle.rows("enrollments.csv", columns=("userSourcedId",)):
         if not _active(row) or row.get("role") != "student":
             continue
         klass = classes.get(row.get("classSourcedId", ""))
