@@ -486,3 +486,38 @@ def test_a_finished_sync_leaves_no_threads_behind(county: County) -> None:
     while (left := set(threading.enumerate()) - before) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not left, left
+
+
+@pytest.mark.parametrize("version", ["1.1", "1.2"])
+def test_oneroster_zip_bundle_syncs_pupils_teachers_and_classes(
+    county: County, tmp_path: Path, version: str
+) -> None:
+    from tests.unit.test_rosters import bundle_11, bundle_12, make_bundle
+
+    files = {
+        name: text.replace("gym-a", "gs-a")
+        for name, text in (bundle_11() if version == "1.1" else bundle_12()).items()
+    }
+    bundle = make_bundle(tmp_path, files, "zip")
+    # Paula's only class is marked tobedeleted: a pupil without a class is a rejected row
+    args = ("--school", "gs-a", "--roster", f"gs-a={bundle}", "--format", "oneroster", "--skip-bad-rows")
+    first = county.sync(*args)
+    assert first.exit_code == 0, first.output
+    juergen = county.entry("juergen.weiss")
+    assert juergen is not None and juergen["ou"] == ["5a"] and juergen["cn"] == ["Jürgen Weiß"]
+    assert county.entry("ngoc.nguyen") is not None
+    assert "users.csv:5: class_name: missing class" in first.output
+    teacher = county.entry("karlheinz.lueders")
+    assert teacher is not None and teacher["mail"] == ["k.lueders@example.org"]
+    assert "teachers" in teacher["dn"][0]
+    for absent in (
+        "weg.gezogen",
+        "gesperrt.person",
+        "andere.schule",
+        "erika.mustermann",
+        "paula.vonderheide",
+    ):
+        assert county.entry(absent) is None, absent  # tobedeleted, disabled, other school, guardian
+    assert county.members("gs-a-5a") == {"juergen.weiss"}
+    second = county.run("accounts", "plan", *args)
+    assert second.exit_code == 0, second.output
