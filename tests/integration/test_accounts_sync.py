@@ -521,3 +521,33 @@ def test_oneroster_zip_bundle_syncs_pupils_teachers_and_classes(
     assert county.members("gs-a-5a") == {"juergen.weiss"}
     second = county.run("accounts", "plan", *args)
     assert second.exit_code == 0, second.output
+
+
+def test_name_and_birthdate_identity_holds_a_probable_rename_until_confirmed(county: County) -> None:
+    school_file = county.root / "schools" / "gs-b.toml"
+    school_file.write_text(
+        'id = "gs-b"\nname = "Schule gs-b"\ntype = "Grundschule"\nidentity = "name+birthdate"\n\n'
+        '[[rosters]]\npath = "rosters/gs-b-pupils.csv"\nrole = "pupil"\n'
+    )
+    county.pupils("gs-b", [("", "Schmidt", "Lena", "2a"), ("", "Yılmaz", "Can", "2a")], encoding="utf-8")
+    first = county.sync("--school", "gs-b")
+    assert first.exit_code == 0, first.output
+    lena = county.entry("lena.schmidt")
+    assert lena is not None
+
+    county.pupils("gs-b", [("", "Schmitt", "Lena", "2a"), ("", "Yılmaz", "Can", "2a")], encoding="utf-8")
+    plan = county.run("accounts", "plan", "--school", "gs-b", "--json")
+    changes = json.loads(plan.stdout)["changes"]
+    assert [(c["action"], c["login"]) for c in changes] == [("probable-rename", "lena.schmidt")]
+    assert changes[0]["confirm_with"] == "--confirm-rename lena.schmidt"
+
+    held = county.sync("--school", "gs-b")  # never applied silently: no new account, no deactivation
+    assert county.entry("lena.schmitt") is None
+    assert county.entry("lena.schmidt") == lena, held.output
+
+    confirmed = county.sync("--school", "gs-b", "--confirm-rename", "lena.schmidt")
+    assert confirmed.exit_code == 0, confirmed.output
+    renamed = county.entry("lena.schmidt")
+    assert renamed is not None and renamed["sn"] == ["Schmitt"] and renamed["uidNumber"] == lena["uidNumber"]
+    assert county.entry("lena.schmitt") is None
+    assert county.run("accounts", "plan", "--school", "gs-b").exit_code == 0
