@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import jinja2
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from schulit.configs.manifest import FileSpec, load_manifest
 from schulit.errors import SchulitError
@@ -61,10 +62,13 @@ def roster_facts(school: School) -> dict[str, Any]:
 
 
 def _environment(inventory: Inventory) -> jinja2.Environment:
-    return jinja2.Environment(
+    # Sandboxed: a template can use the variables below and nothing else (no attribute walks to os.environ
+    # or open files); the loader only reads the templates folder ("../" is refused). The bind password is
+    # not among the variables.
+    return ImmutableSandboxedEnvironment(
         loader=jinja2.FileSystemLoader(str(inventory.templates_dir)),
         undefined=jinja2.StrictUndefined,
-        autoescape=False,  # noqa: S701 - config files, not HTML
+        autoescape=False,
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,

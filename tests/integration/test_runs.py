@@ -57,11 +57,12 @@ restart-sssd = "echo restart-sssd >> {host_root}/handlers.log"
         path = self.host_roots[school] / "etc/samba/smb.conf"
         return path.read_text(encoding="utf-8") if path.exists() else ""
 
-    def cli(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    def cli(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         """Run the real console entry point in a child process (separate stdout and stderr)."""
         return subprocess.run(
             [sys.executable, "-m", "schulit", "--inventory", str(self.root), *args],
-            input=stdin,
+            env={**os.environ, **(env or {})},
+            stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
             timeout=120,
