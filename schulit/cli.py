@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -19,8 +20,27 @@ from schulit.context import AppContext
 from schulit.errors import EXIT_ERROR, SchulitError
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, ``systemctl stop``, a cron or CI timeout), raised in the main thread.
+
+    A KeyboardInterrupt so that it unwinds exactly like Ctrl-C: ``finally`` blocks and context managers run,
+    the run lock is released, connections are closed, temp files removed. Python's default SIGTERM action
+    ends the process on the spot, with none of that.
+    """
+
+
+def _on_sigterm(signum: int, _frame: object) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends the process at once
+    raise Terminated(signum)
+
+
+def install_signal_handlers() -> None:
+    """SIGTERM → ``Terminated`` (SIGINT already raises KeyboardInterrupt)."""
+    signal.signal(signal.SIGTERM, _on_sigterm)
+
+
 class SchulitGroup(click.Group):
-    """Turns SchulitError into one clear stderr message and its exit code."""
+    """Turns SchulitError into one clear stderr message and its exit code; likewise SIGINT and SIGTERM."""
 
     def invoke(self, ctx: click.Context) -> object:
         try:
@@ -28,8 +48,11 @@ class SchulitGroup(click.Group):
         except SchulitError as exc:
             click.echo(f"schulit: error: {exc}", err=True)
             ctx.exit(exc.exit_code)
-        except KeyboardInterrupt:
-            click.echo("schulit: interrupted", err=True)
+        except KeyboardInterrupt as exc:
+            click.echo(
+                "schulit: terminated (SIGTERM)" if isinstance(exc, Terminated) else "schulit: interrupted",
+                err=True,
+            )
             ctx.exit(EXIT_ERROR)
 
 
@@ -71,5 +94,6 @@ for command in (
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point (also ``python -m schulit``)."""
+    install_signal_handlers()
     cli(prog_name="schulit")

@@ -2,7 +2,10 @@
 
 ``accounts sync`` and ``accounts reset-password`` write one CSV per school and run into
 ``<delivery_dir>/<school id>/passwords-<UTC time>-<random>.csv`` (folder 0700, file 0600, created with those
-modes, never widened). ``passwords letters`` reads them, prints the PDF, and can shred them afterwards.
+modes, never widened). The time has microseconds, so file names sort in the order the files were written even
+within one second (the latest record of a login is the one that counts); file and folder are fsynced before
+the caller writes the password hash to the directory. ``passwords letters`` reads them, prints the PDF, and
+can shred them afterwards.
 """
 
 from __future__ import annotations
@@ -54,7 +57,7 @@ def write_delivery(
     folder = delivery_dir / school_id
     _private_dir(delivery_dir)
     _private_dir(folder)
-    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S.%fZ")
     path = folder / f"passwords-{stamp}-{secrets.token_hex(3)}.csv"
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=FIELD_NAMES, lineterminator="\n")
@@ -66,7 +69,16 @@ def write_delivery(
         handle.write(buffer.getvalue())
         handle.flush()
         os.fsync(handle.fileno())
+    _fsync_dir(folder)  # the file's name must survive a crash too, not just its data
     return path
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def delivery_files(delivery_dir: Path, school_id: str | None = None) -> list[Path]:

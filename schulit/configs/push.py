@@ -6,6 +6,15 @@ and owner, validated (the temp file, ``%s``), the old version optionally backed 
 target with ``posix_rename`` (atomic: readers see the old or the new file, never half of one). Handlers run
 once per host after its files, only if a file they watch changed. Hosts run in parallel; one host's failure
 never touches another's.
+
+Interruptions: before the first changed file is installed, the handlers it (and every other changed file)
+will need are written to ``/var/lib/schulit/pending-handlers`` on the host (below the server's root); the
+entry is cleared only once the handler has run successfully. A push that dies midway (connection lost,
+SIGTERM) therefore leaves the handlers for the files it did install pending, and the next push runs them even
+though those files are now unchanged. On Ctrl-C or SIGTERM no further host is started and each running host
+stops after the file it is installing. Temp files a dead connection left behind are removed by the next push
+that installs the same file. A file that cannot be written (read-only or full file system) fails on its
+own; the host's other files are still pushed.
 """
 
 from __future__ import annotations
@@ -14,9 +23,11 @@ import contextlib
 import difflib
 import fnmatch
 import posixpath
+import re
 import secrets
 import shlex
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -162,10 +173,57 @@ class _Ids:
         return self.users[owner], self.groups[group]
 
 
+PENDING_HANDLERS = "/var/lib/schulit/pending-handlers"
+
+
+class Interrupted(Exception):
+    """The push was interrupted (Ctrl-C, SIGTERM) while this host was in progress."""
+
+
+def _pending_path(server: Server) -> str:
+    return posixpath.normpath(posixpath.join(server.root, PENDING_HANDLERS.lstrip("/")))
+
+
+def _read_pending(connection: HostConnection, path: str) -> list[str]:
+    text = (connection.read(path) or b"").decode("utf-8", errors="replace")
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def _write_pending(connection: HostConnection, path: str, handlers: Sequence[str]) -> None:
+    """Replace the host's pending-handlers file atomically (remove it when nothing is pending)."""
+    try:
+        if not handlers:
+            with contextlib.suppress(FileNotFoundError):
+                connection.sftp.remove(path)
+            return
+        directory, name = posixpath.split(path)
+        connection.ensure_directory(directory)
+        _remove_stale_temps(connection, directory, name)
+        temp = posixpath.join(directory, f".{name}.schulit-{secrets.token_hex(4)}")
+        connection.write(temp, "".join(f"{h}\n" for h in handlers).encode(), 0o600)
+        connection.sftp.posix_rename(temp, path)
+    except OSError as exc:
+        if not connection.active():
+            raise
+        raise SchulitError(
+            f"cannot record pending handlers in {path}: {exc.strerror or exc or type(exc).__name__}"
+        ) from None
+
+
+def _remove_stale_temps(connection: HostConnection, directory: str, name: str) -> None:
+    """Temp files of ``name`` that an earlier, interrupted push left behind."""
+    stale = re.compile(rf"\.{re.escape(name)}\.schulit-[0-9a-f]{{8}}")
+    for entry in connection.sftp.listdir(directory):
+        if stale.fullmatch(entry):
+            with contextlib.suppress(FileNotFoundError):
+                connection.sftp.remove(posixpath.join(directory, entry))
+
+
 def _install(connection: HostConnection, ids: _Ids, item: RenderedFile, old: bytes | None) -> None:
     """Temp file, mode and owner, validate, backup, atomic rename; SchulitError when validate fails."""
     directory, name = posixpath.split(item.path)
     connection.ensure_directory(directory)
+    _remove_stale_temps(connection, directory, name)
     temp = posixpath.join(directory, f".{name}.schulit-{secrets.token_hex(4)}")
     try:
         connection.write(temp, item.content, item.spec.mode)
@@ -189,8 +247,16 @@ def _install(connection: HostConnection, ids: _Ids, item: RenderedFile, old: byt
                 connection.sftp.remove(temp)
 
 
-def push_host(rendered: HostFiles, inventory: Inventory, key: Any, *, check: bool, diff: bool) -> HostResult:
-    """Bring one host in line with its rendered files."""
+def push_host(
+    rendered: HostFiles,
+    inventory: Inventory,
+    key: Any,
+    *,
+    check: bool,
+    diff: bool,
+    stop: threading.Event | None = None,
+) -> HostResult:
+    """Bring one host in line with its rendered files; when ``stop`` is set, stop before the next file."""
     server = rendered.server
     result = HostResult(server.name, server.school_id, f"{server.address}:{server.port}")
     try:
@@ -203,7 +269,7 @@ def push_host(rendered: HostFiles, inventory: Inventory, key: Any, *, check: boo
         return result
     try:
         ids = _Ids(connection)
-        triggered: list[str] = []
+        changed: list[tuple[RenderedFile, bytes | None, str]] = []
         for item in rendered.files:
             old = connection.read(item.path)
             if old == item.content:
@@ -212,33 +278,65 @@ def push_host(rendered: HostFiles, inventory: Inventory, key: Any, *, check: boo
             text = unified_diff(server.name, item.path, old, item.content) if diff else ""
             if check:
                 result.files.append(FileResult(item.path, "would-change", text))
-                continue
+            else:
+                changed.append((item, old, text))
+        pending_path = _pending_path(server)
+        pending = [] if check else _read_pending(connection, pending_path)
+        pending = [h for h in pending if h in rendered.handlers]
+        needed = list(pending)
+        for item, _old, _text in changed:
+            needed.extend(h for h in item.spec.handlers if h not in needed)
+        if needed != pending:
+            _write_pending(connection, pending_path, needed)  # before the first file is replaced
+        triggered = list(pending)
+        for item, old, text in changed:
+            if stop is not None and stop.is_set():
+                raise Interrupted("interrupted before all files were installed; the next push completes it")
             try:
                 _install(connection, ids, item, old)
             except SchulitError as exc:
                 result.files.append(FileResult(item.path, "failed", text, str(exc)))
                 result.status, result.error = "failed", f"{item.path}: {exc}"
                 continue
+            except OSError as exc:
+                if not connection.active():
+                    raise
+                error = f"cannot write: {exc.strerror or exc or type(exc).__name__}"
+                if error.endswith(": Failure"):  # SFTP's catch-all status (ENOSPC, EROFS, EIO, ...)
+                    error += " (the server gave no reason: full or read-only file system?)"
+                result.files.append(FileResult(item.path, "failed", text, error))
+                result.status, result.error = "failed", f"{item.path}: {error}"
+                continue
             result.files.append(FileResult(item.path, "changed", text))
             triggered.extend(h for h in item.spec.handlers if h not in triggered)
-        if any(f.status in ("changed", "would-change") for f in result.files) and result.status == "ok":
-            result.status = "changed"
+        still_pending = []
         for handler in triggered:
             outcome = connection.run(rendered.handlers[handler])
             result.handlers.append(handler)
             if outcome.status != 0:
+                still_pending.append(handler)
                 result.status = "failed"
                 result.error = (
                     f"handler {handler} failed: exit {outcome.status}: {outcome.output.strip()[:300]}"
                 )
+        if not check and (needed or pending):
+            _write_pending(connection, pending_path, still_pending)
+        if result.status == "ok" and (
+            result.handlers or any(f.status in ("changed", "would-change") for f in result.files)
+        ):
+            result.status = "changed"
     except Unreachable as exc:
         result.status, result.error = "unreachable", str(exc)
+    except (SchulitError, Interrupted) as exc:
+        result.status, result.error = "failed", str(exc)
     except (OSError, EOFError) as exc:
         result.status, result.error = "failed", f"connection failed midway: {exc or type(exc).__name__}"
     except Exception as exc:
         result.status, result.error = "failed", f"{type(exc).__name__}: {exc}"
     finally:
         connection.close()
+    position = {item.path: index for index, item in enumerate(rendered.files)}
+    result.files.sort(key=lambda f: position.get(f.path, 0))
     return result
 
 
@@ -267,13 +365,24 @@ def push_configs(
             )
         else:
             jobs.append(item)
-    with ThreadPoolExecutor(max_workers=max(1, forks or inventory.ssh.forks)) as pool:
-        futures = [pool.submit(push_host, job, inventory, key, check=check, diff=diff) for job in jobs]
+    stop = threading.Event()
+    pool = ThreadPoolExecutor(max_workers=max(1, forks or inventory.ssh.forks))
+    try:
+        futures = [
+            pool.submit(push_host, job, inventory, key, check=check, diff=diff, stop=stop) for job in jobs
+        ]
         for done, future in enumerate(as_completed(futures), start=1):
             host = future.result()
             results.append(host)
             if progress is not None:
                 progress(host, done, len(futures))
+    except BaseException:
+        # Ctrl-C / SIGTERM: start no further host, let each running one stop after its current file
+        # (never half of one; its pending handlers are run by the next push)
+        stop.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown()
     order = {s.name: i for i, s in enumerate(servers)}
     results.sort(key=lambda h: order.get(h.name, 0))
     return PushResult(results, check, diff)

@@ -7,6 +7,7 @@ inventory's known hosts (or does not match) is refused before anything is sent.
 from __future__ import annotations
 
 import base64
+import errno
 import stat
 import time
 from dataclasses import dataclass
@@ -98,6 +99,11 @@ class HostConnection:
                 raise HostRefused(
                     "unknown host key (not in known_hosts; add it, schulit never trusts on first use)"
                 ) from None
+            if "banner" in text or text in ("No existing session", "Negotiation failed."):
+                # the port accepted the connection, but no SSH handshake followed within the timeout
+                raise Unreachable(
+                    f"no SSH handshake within {timeout:g} s (no SSH banner: not an SSH server, or overloaded)"
+                ) from None
             raise Unreachable(f"SSH error: {text or type(exc).__name__}") from None
         except TimeoutError:
             self.client.close()
@@ -145,10 +151,26 @@ class HostConnection:
                 self.sftp.mkdir(current, 0o755)
 
     def write(self, path: str, data: bytes, mode: int) -> None:
+        """Create or truncate ``path`` and write all of ``data``, or raise OSError.
+
+        The mode is set before the first byte is written (sssd.conf and friends hold secrets: never readable
+        by others, not even while uploading). Not pipelined: paramiko checks the replies to pipelined writes
+        only for data written before ``close()``, so a write that failed in the final flush (ENOSPC: a full
+        disk) went unnoticed and left a short file that the caller would then rename over the target. Here
+        every write is confirmed, and the size on the server is checked at the end.
+        """
         with self.sftp.open(path, "wb") as handle:
-            handle.set_pipelined(True)
+            handle.chmod(mode)
             handle.write(data)
-        self.sftp.chmod(path, mode)
+            handle.flush()
+            size = handle.stat().st_size
+        if size != len(data):
+            raise OSError(errno.EIO, f"short write: {size} of {len(data)} bytes arrived")
+
+    def active(self) -> bool:
+        """True while the SSH connection is up (an SFTP error then concerns the file, not the host)."""
+        transport = self.client.get_transport()
+        return transport is not None and transport.is_active()
 
     def run(self, command: str, timeout: float | None = None, limit: int = 64 * 1024) -> CommandResult:
         """Run a command; output bounded to ``limit`` bytes, total time bounded by ``timeout``."""
@@ -178,7 +200,10 @@ class HostConnection:
                     break
                 if not transport.is_active():
                     raise Unreachable("connection lost")
-            return CommandResult(channel.recv_exit_status(), output.decode("utf-8", errors="replace"))
+            status = channel.recv_exit_status()
+            if status == -1 and not transport.is_active():  # no exit status: the session died
+                raise Unreachable(f"connection lost while running: {command}")
+            return CommandResult(status, output.decode("utf-8", errors="replace"))
         finally:
             channel.close()
 
