@@ -8,7 +8,6 @@ from typing import Any
 
 import ldap3
 from ldap3.core.exceptions import LDAPNoSuchObjectResult
-from ldap3.utils.dn import parse_dn
 
 from schulit.accounts.model import (
     ACCOUNT_ATTRIBUTES,
@@ -22,9 +21,11 @@ from schulit.accounts.model import (
     ActualGroup,
     DirectoryState,
 )
+from schulit.accounts.scan import ACCOUNT_FILTER, scan_in_parallel
 from schulit.directory.init import existing_dns
 from schulit.directory.layout import Layout
 from schulit.errors import DirectoryError
+from schulit.inventory import DirectorySettings
 
 PAGE_SIZE = 1000
 
@@ -81,11 +82,16 @@ def marker_date(descriptions: list[str], prefix: str) -> date | None:
 
 def home_school_of(dn: str, layout: Layout) -> str:
     """The school id whose OU holds ``dn`` (``uid=..,ou=pupils,ou=<school>,ou=schools,<base>``), or ''."""
-    parts = parse_dn(dn, escape=False)
-    schools_depth = len(parse_dn(layout.schools_dn, escape=False))
-    if len(parts) >= schools_depth + 2 and parts[-(schools_depth + 1)][0].lower() == "ou":
-        return parts[-(schools_depth + 1)][1]
-    return ""
+    suffix = "," + layout.schools_dn.lower()
+    if not dn.lower().endswith(suffix):
+        return ""
+    # Split from the right: the school and container RDNs are schulit's own ([a-z0-9-]); only the leftmost
+    # RDN (the login, or a hand-made entry's name) could hold an escaped comma, and it stays in one piece.
+    above = dn[: -len(suffix)].rsplit(",", 2)
+    if len(above) < 2:
+        return ""
+    attribute, _, value = above[-1].partition("=")
+    return value if attribute.strip().lower() == "ou" else ""
 
 
 def parse_account(dn: str, attributes: dict[str, Any], layout: Layout) -> ActualAccount:
@@ -110,8 +116,18 @@ def parse_account(dn: str, attributes: dict[str, Any], layout: Layout) -> Actual
     )
 
 
-def read_directory(connection: ldap3.Connection, layout: Layout, today: date) -> DirectoryState:
-    """Read accounts, groups, reservations and containers below the base DN."""
+def read_directory(
+    connection: ldap3.Connection,
+    layout: Layout,
+    today: date,
+    *,
+    parallel_with: DirectorySettings | None = None,
+) -> DirectoryState:
+    """Read accounts, groups, reservations and containers below the base DN.
+
+    ``parallel_with``: the connection settings for a second process that reads half of the accounts at the
+    same time (worth it from some thousand accounts on; see ``schulit.accounts.scan``).
+    """
     state = DirectoryState(
         accounts={},
         groups={},
@@ -120,9 +136,14 @@ def read_directory(connection: ldap3.Connection, layout: Layout, today: date) ->
         used_gid_numbers=set(),
         existing_dns=existing_dns(connection, layout.base_dn),
     )
-    for dn, attributes in paged(
-        connection, layout.base_dn, "(|(objectClass=posixAccount)(uid=*))", ACCOUNT_ATTRIBUTES
-    ):
+    def read_here(search_filter: str) -> Iterator[tuple[str, dict[str, Any]]]:
+        return paged(connection, layout.base_dn, search_filter, ACCOUNT_ATTRIBUTES)
+
+    if parallel_with is not None:
+        entries = scan_in_parallel(parallel_with, layout.base_dn, ACCOUNT_ATTRIBUTES, read_here)
+    else:
+        entries = read_here(ACCOUNT_FILTER)
+    for dn, attributes in entries:
         state.taken_logins.update(v.lower() for v in values(attributes, "uid"))
         uid_number = first(attributes, "uidNumber")
         if uid_number.isdigit():

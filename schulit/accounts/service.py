@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import ExitStack
+import gc
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -76,10 +78,46 @@ def roster_override(
     return school.id, tuple(new if s is template else s for s in school.rosters)
 
 
+PARALLEL_SCAN_FROM = 5000  # roster persons from which the directory is read by two processes
+
+
 def compute_plan(
-    inventory: Inventory, connection: ldap3.Connection, options: SyncOptions, *, show_progress: bool = False
+    inventory: Inventory,
+    connection: ldap3.Connection,
+    options: SyncOptions,
+    *,
+    show_progress: bool = False,
+    settings: DirectorySettings | None = None,
 ) -> Plan:
     """Read rosters and directory and return the plan (no writes)."""
+    with _collector_paused():
+        return _compute_plan(inventory, connection, options, show_progress, settings)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while hundreds of thousands of small objects are made.
+
+    Reading 100,000 entries allocates millions of lists and strings, none of them in reference cycles;
+    the collector's full passes over that growing heap took half the time of the read. Reference counting
+    still frees everything; the collector runs again afterwards.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _compute_plan(
+    inventory: Inventory,
+    connection: ldap3.Connection,
+    options: SyncOptions,
+    show_progress: bool,
+    settings: DirectorySettings | None,
+) -> Plan:
     today = options.today or date.today()
     schools = selected_schools(inventory, options.schools)
     with ProgressBar("reading rosters", len(schools), force=False) as bar:
@@ -90,7 +128,12 @@ def compute_plan(
             options.skip_bad_rows,
             progress=bar.update if show_progress else None,
         )
-    actual = read_directory(connection, Layout(inventory.directory.base_dn), today)
+    parallel = (
+        settings is not None and (os.cpu_count() or 1) > 1 and len(desired.persons) >= PARALLEL_SCAN_FROM
+    )
+    actual = read_directory(
+        connection, Layout(inventory.directory.base_dn), today, parallel_with=settings if parallel else None
+    )
     return plan_changes(
         inventory, desired, actual, today, force=options.force, confirmed_renames=options.confirmed_renames
     )
@@ -137,7 +180,13 @@ def run_sync(
             )
         reader = connect(settings)
         stack.callback(reader.unbind)
-        plan = compute_plan(inventory, reader, options, show_progress=show_progress)
+        # The bulk read goes through a plain SYNC connection: SAFE_SYNC deep-copies every response (a third
+        # of the no-change time for 100,000 accounts); the scan is single-threaded anyway.
+        scanner = connect(settings, strategy=ldap3.SYNC, bulk_read=True)
+        try:
+            plan = compute_plan(inventory, scanner, options, show_progress=show_progress, settings=settings)
+        finally:
+            scanner.unbind()
         if dry_run or not plan.pending or (confirm is not None and not confirm(plan)):
             return SyncOutcome(plan, ApplyResult())
         writer = connect(settings, strategy=ldap3.ASYNC)

@@ -551,3 +551,44 @@ def test_name_and_birthdate_identity_holds_a_probable_rename_until_confirmed(cou
     assert renamed is not None and renamed["sn"] == ["Schmitt"] and renamed["uidNumber"] == lena["uidNumber"]
     assert county.entry("lena.schmitt") is None
     assert county.run("accounts", "plan", "--school", "gs-b").exit_code == 0
+
+
+def test_directory_read_split_across_two_processes_sees_exactly_the_same(county: County) -> None:
+    """Big counties read the accounts in two processes (schulit.accounts.scan): same state as one read."""
+    from datetime import date
+
+    from schulit.accounts.actual import read_directory
+    from schulit.directory.connection import apply_env_overrides, connect
+    from schulit.directory.layout import Layout
+    from schulit.inventory import load_inventory
+
+    county.pupils(
+        "gs-a",
+        [(str(3000 + i), f"Teilung{i}", "Tom", "3a") for i in range(40)] + [("30x", "Ohne", "Ziffer", "3a")],
+    )
+    assert county.sync().exit_code == 0
+    with county.connection() as conn:  # a hand-made entry without identity key must be seen by one part
+        conn.add(
+            f"uid=hausmeister,{county.slapd.base_dn}",
+            ["inetOrgPerson", "posixAccount"],
+            {
+                "cn": "Hausmeister",
+                "sn": "Meister",
+                "uidNumber": 5555,
+                "gidNumber": 5555,
+                "homeDirectory": "/h",
+            },
+        )
+    inventory = load_inventory(county.root)
+    settings = apply_env_overrides(inventory.directory, {})
+    layout = Layout(settings.base_dn)
+    connection = connect(settings)
+    try:
+        single = read_directory(connection, layout, date.today())
+        split = read_directory(connection, layout, date.today(), parallel_with=settings)
+    finally:
+        connection.unbind()
+    assert len(single.accounts) == 44  # 41 + 1 pupils, 2 teachers
+    assert split.accounts == single.accounts
+    assert split.taken_logins == single.taken_logins and "hausmeister" in split.taken_logins
+    assert split.used_uid_numbers == single.used_uid_numbers and 5555 in split.used_uid_numbers
