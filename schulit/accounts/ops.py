@@ -15,7 +15,7 @@ import ldap3
 from ldap3.utils.conv import escape_filter_chars
 
 from schulit.accounts.actual import first, paged, parse_account, read_reservations, values
-from schulit.accounts.apply import disabled_hash, enabled_hash
+from schulit.accounts.apply import PERMISSIVE_MODIFY, disabled_hash, enabled_hash
 from schulit.accounts.diff import safety_limit
 from schulit.accounts.model import (
     ACCOUNT_ATTRIBUTES,
@@ -53,6 +53,8 @@ def list_accounts(
         parts.append(f"(departmentNumber={escape_filter_chars(school)})")
     if class_name:
         parts.append(f"(ou={escape_filter_chars(class_name)})")
+    if state == "deactivated":  # let the server pick them out of a county's accounts
+        parts.append(f"(description={escape_filter_chars(DEACTIVATED_PREFIX)}*)")
     search_filter = f"(&(objectClass=posixAccount){''.join(parts)})"
     accounts = [
         parse_account(dn, attrs, layout)
@@ -228,7 +230,7 @@ def check_purge_limit(
     for account in plan.accounts:
         per_school[account.home_school] = per_school.get(account.home_school, 0) + 1
     for school_id, count in sorted(per_school.items()):
-        total = len(list_accounts(connection, layout, school=school_id))
+        total = count_accounts(connection, layout, school_id)
         limit = safety_limit(inventory.safety, total)
         if count > limit:
             raise SafetyLimitError(
@@ -237,12 +239,27 @@ def check_purge_limit(
             )
 
 
+def count_accounts(connection: ldap3.Connection, layout: Layout, school: str) -> int:
+    """How many managed accounts list ``school`` (no attributes transferred)."""
+    search_filter = (
+        f"(&(objectClass=posixAccount)(employeeNumber={escape_filter_chars(KEY_PREFIX)}*)"
+        f"(departmentNumber={escape_filter_chars(school)}))"
+    )
+    return sum(1 for _ in paged(connection, layout.base_dn, search_filter, ["1.1"]))
+
+
 def apply_purge(
     connection: ldap3.Connection, inventory: Inventory, layout: Layout, plan: PurgePlan, audit: AuditLog
 ) -> list[str]:
     """Delete the accounts (reserving their logins) and the expired reservations; return deleted DNs."""
     until = plan.today + timedelta(days=inventory.lifecycle.login_retention_days)
     deleted = []
+    leaving = {account.login for account in plan.accounts}
+    memberships: dict[str, list[str]] = {}  # group DN -> logins of deleted accounts in it
+    for group_dn, attributes in paged(connection, layout.base_dn, "(objectClass=posixGroup)", ["memberUid"]):
+        gone = sorted(leaving.intersection(values(attributes, "memberUid")))
+        if gone:
+            memberships[group_dn] = gone
     for account in plan.accounts:
         reservation = f"cn={ldap3.utils.dn.escape_rdn(account.login)},{layout.system_dn}"
         outcome = connection.add(
@@ -256,14 +273,13 @@ def apply_purge(
         _check(connection.delete(account.dn), f"deleting {account.dn}")
         audit.record("delete", account.dn)
         deleted.append(account.dn)
-        for group_dn, _attrs in paged(
-            connection,
-            layout.base_dn,
-            f"(&(objectClass=posixGroup)(memberUid={escape_filter_chars(account.login)}))",
-            ["cn"],
-        ):
-            connection.modify(group_dn, {"memberUid": [(ldap3.MODIFY_DELETE, [account.login])]})
-            audit.record("modify", group_dn, ["memberUid"])
+    # one modify per group for all its deleted members (the county-wide group has every pupil as a value);
+    # an interrupted purge leaves stale memberUid values, which the next sync removes
+    for group_dn, logins in sorted(memberships.items()):
+        connection.modify(
+            group_dn, {"memberUid": [(ldap3.MODIFY_DELETE, logins)]}, controls=[PERMISSIVE_MODIFY]
+        )
+        audit.record("modify", group_dn, ["memberUid"])
     for dn in plan.expired_reservations:
         _check(connection.delete(dn), f"deleting the expired reservation {dn}")
         audit.record("delete", dn)

@@ -341,6 +341,8 @@ def test_leaver_deactivated_purged_reserved_and_returner_reactivated(county: Cou
     purged = county.run("accounts", "purge", "--yes", "--today", "2026-12-31")
     assert purged.exit_code == 0, purged.output
     assert county.entry("jonas.weiss") is None
+    for group in ("all-pupils", "gs-a-pupils", "gs-a-3b"):
+        assert "jonas.weiss" not in county.members(group), group
     # a new Jonas Weiß within the retention period does not get the old login
     county.pupils(
         "gs-a",
