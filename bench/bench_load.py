@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import resource
-import subprocess
 import sys
 import tempfile
 from datetime import date, timedelta
@@ -26,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from click.testing import CliRunner
 
-from bench.common import ldapadd, ldif_dump, timed, write_county
+from bench.common import ldapadd, ldapsearch_all, ldif_dump, timed, write_county
 from schulit.accounts.service import SyncOptions, run_sync
 from schulit.cli import cli
 from schulit.devservers.slapd import Slapd
@@ -95,23 +94,7 @@ def main() -> int:
             churn_changes = len(second.result.applied)
 
             with timed("ldapsearch", results):
-                subprocess.run(
-                    [
-                        "ldapsearch",
-                        "-LLL",
-                        "-x",
-                        "-H",
-                        ours.url,
-                        "-D",
-                        ours.bind_dn,
-                        "-y",
-                        str(ours.password_file),
-                        "-b",
-                        ours.base_dn,
-                    ],
-                    check=True,
-                    stdout=subprocess.DEVNULL,
-                )
+                ldapsearch_all(ours)
             with timed("nochange", results):
                 third = run_sync(inventory, settings, SyncOptions(today=day, lock_timeout=5), command="bench")
             assert not third.plan.pending, third.plan.pending[:3]

@@ -10,7 +10,6 @@ reference from the same run, the time of a stock ``ldapsearch`` of the whole sub
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
 import time
@@ -18,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import ldapadd, timed, write_county
+from bench.common import ldapadd, ldapsearch_all, timed, write_county
 from schulit.accounts.apply import person_attributes
 from schulit.accounts.service import SyncOptions, compute_plan, run_sync
 from schulit.devservers.slapd import Slapd, ssha
@@ -84,23 +83,7 @@ def main() -> int:
             ldapadd(slapd, ldif_of_plan(plan, inventory))
             print(f"loaded {len(plan.pending)} entries in {time.perf_counter() - started:.1f} s")
             with timed("ldapsearch", results):
-                subprocess.run(
-                    [
-                        "ldapsearch",
-                        "-LLL",
-                        "-x",
-                        "-H",
-                        slapd.url,
-                        "-D",
-                        slapd.bind_dn,
-                        "-y",
-                        str(slapd.password_file),
-                        "-b",
-                        slapd.base_dn,
-                    ],
-                    check=True,
-                    stdout=subprocess.DEVNULL,
-                )
+                ldapsearch_all(slapd)
             with timed("schulit", results):
                 outcome = run_sync(inventory, settings, SyncOptions(lock_timeout=5), command="bench")
             assert not outcome.plan.pending, outcome.plan.pending[:3]

@@ -151,6 +151,27 @@ def ldapadd(slapd: Slapd, ldif: str) -> None:
     )
 
 
+def ldapsearch_all(slapd: Slapd) -> None:
+    """The reference read: one stock ``ldapsearch`` of the whole subtree (output discarded)."""
+    subprocess.run(
+        [
+            "ldapsearch",
+            "-LLL",
+            "-x",
+            "-H",
+            slapd.url,
+            "-D",
+            slapd.bind_dn,
+            "-y",
+            str(slapd.password_file),
+            "-b",
+            slapd.base_dn,
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+
+
 @contextmanager
 def timed(label: str, results: dict[str, float]) -> Iterator[None]:
     started = time.perf_counter()

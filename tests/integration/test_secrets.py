@@ -16,22 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from schulit.devservers.slapd import Slapd
-from schulit.devservers.sshd import Sshd
 from tests.integration.test_configs_push import Fleet
 from tests.integration.test_configs_push import fleet as fleet
 from tests.integration.test_runs import PUPILS_A, PUPILS_B, District
-
-
-@pytest.fixture
-def district(
-    slapd: Slapd, tmp_path: Path, sshd_hosts: list[Sshd], ssh_client_key: Path, known_hosts_file: Path
-) -> District:
-    district = District(tmp_path / "inventory", slapd, sshd_hosts, ssh_client_key, known_hosts_file)
-    district.pupils("gs-a", PUPILS_A)
-    district.pupils("gs-b", PUPILS_B, encoding="utf-8")
-    district.teachers("gs-b", [("T7", "Nguyễn", "Thị Ánh")])
-    return district
+from tests.integration.test_runs import district as district  # fixture
 
 
 class CommandLineWatch:
@@ -87,7 +75,7 @@ def test_no_password_in_any_output_file_or_command_line(district: District, tmp_
         run("accounts", "show", "jonas.weiss", "--json")
         run("accounts", "plan", "--json")
         run("configs", "render", "--output", str(tmp_path / "render"))
-    assert len(passwords) == len(PUPILS_A) + len(PUPILS_B) + 1
+    assert len(passwords) == len(PUPILS_A) + len(PUPILS_B) + 2  # and two teachers
     assert len(issued) == len(passwords) + 1  # the reset issued a second password for jonas.weiss
     secrets = {row["password"] for row in issued} | {bind_password}
     assert all(len(secret) >= 8 for secret in secrets)
