@@ -2,7 +2,8 @@
 
 A copy of ``inventories/demo`` is pointed at its own slapd and sshd hosts (started with the same
 ``python -m schulit.devservers`` the demo uses, on other loopback addresses and a free port, so a running
-demo is not disturbed), then ``term-start --yes`` runs twice.
+demo is not disturbed). ``term-start`` runs twice: first answered at its prompt in a pseudo-terminal, then
+with ``--yes --json``, which must find nothing to do and print no letters.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import pexpect
 import pytest
 
 from schulit.devservers.slapd import free_port
@@ -66,9 +68,22 @@ def test_term_start_on_the_demo_county_then_nothing_twice(demo: tuple[Path, Path
     inventory, state = demo
     assert schulit(inventory, "directory", "init").returncode == 0
     output = tmp_path / "schuljahr"
-    first = schulit(inventory, "term-start", "--yes", "--output", str(output))
-    assert first.returncode == 0, first.stderr
-    assert "REPORT" in first.stdout and "RECAP" in first.stdout
+    # the admin's way: the plan, then a typed "yes" at the prompt (a real pseudo-terminal)
+    session = pexpect.spawn(
+        sys.executable,
+        ["-m", "schulit", "--inventory", str(inventory), "term-start", "--output", str(output)],
+        env={**os.environ, "SCHULIT_LOCK_FILE": str(inventory / "schulit.lock")},
+        encoding="utf-8",
+        timeout=240,
+    )
+    session.expect("gym-bispingen")
+    session.expect('Type "yes"')
+    session.sendline("yes")
+    session.expect("REPORT")
+    session.expect("RECAP")
+    session.expect(pexpect.EOF)
+    session.close()
+    assert session.exitstatus == 0, session.before
     letters = sorted(output.glob("letters-*.pdf"))
     assert len(letters) == 8  # one PDF per school
     text = subprocess.run(
