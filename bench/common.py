@@ -108,27 +108,28 @@ delivery_dir = "{root / "passwords"}"
     return root
 
 
+def ldapsearch_command(slapd: Slapd, *options: str) -> list[str]:
+    """A stock ``ldapsearch`` of the whole subtree below the base, bound as the admin."""
+    return [
+        "ldapsearch",
+        "-LLL",
+        "-x",
+        *options,
+        "-H",
+        slapd.url,
+        "-D",
+        slapd.bind_dn,
+        "-y",
+        str(slapd.password_file),
+        "-b",
+        slapd.base_dn,
+    ]
+
+
 def ldif_dump(slapd: Slapd) -> str:
     """Every entry below the base as LDIF (user attributes only), parents before children."""
     result = subprocess.run(
-        [
-            "ldapsearch",
-            "-LLL",
-            "-x",
-            "-o",
-            "ldif-wrap=no",
-            "-H",
-            slapd.url,
-            "-D",
-            slapd.bind_dn,
-            "-y",
-            str(slapd.password_file),
-            "-b",
-            slapd.base_dn,
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
+        ldapsearch_command(slapd, "-o", "ldif-wrap=no"), capture_output=True, text=True, check=True
     )
     blocks = [b for b in result.stdout.strip().split("\n\n") if b.strip()]
 
@@ -153,23 +154,7 @@ def ldapadd(slapd: Slapd, ldif: str) -> None:
 
 def ldapsearch_all(slapd: Slapd) -> None:
     """The reference read: one stock ``ldapsearch`` of the whole subtree (output discarded)."""
-    subprocess.run(
-        [
-            "ldapsearch",
-            "-LLL",
-            "-x",
-            "-H",
-            slapd.url,
-            "-D",
-            slapd.bind_dn,
-            "-y",
-            str(slapd.password_file),
-            "-b",
-            slapd.base_dn,
-        ],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
+    subprocess.run(ldapsearch_command(slapd), check=True, stdout=subprocess.DEVNULL)
 
 
 @contextmanager

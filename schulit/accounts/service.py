@@ -120,7 +120,7 @@ def _compute_plan(
 ) -> Plan:
     today = options.today or date.today()
     schools = selected_schools(inventory, options.schools)
-    with ProgressBar("reading rosters", len(schools), force=False) as bar:
+    with ProgressBar("reading rosters", len(schools)) as bar:
         desired = build_desired(
             inventory,
             schools,
@@ -178,8 +178,6 @@ def run_sync(
             stack.enter_context(
                 run_lock(default_lock_path(settings.url, settings.base_dn), options.lock_timeout)
             )
-        reader = connect(settings)
-        stack.callback(reader.unbind)
         # The bulk read goes through a plain SYNC connection: SAFE_SYNC deep-copies every response (a third
         # of the no-change time for 100,000 accounts); the scan is single-threaded anyway.
         scanner = connect(settings, strategy=ldap3.SYNC, bulk_read=True)
@@ -189,6 +187,8 @@ def run_sync(
             scanner.unbind()
         if dry_run or not plan.pending or (confirm is not None and not confirm(plan)):
             return SyncOutcome(plan, ApplyResult())
+        reader = connect(settings)  # look-ups while applying; opened only when there is something to apply
+        stack.callback(reader.unbind)
         writer = connect(settings, strategy=ldap3.ASYNC)
         stack.callback(writer.unbind)
         audit = stack.enter_context(AuditLog(inventory.audit_log, command))
