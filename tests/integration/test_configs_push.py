@@ -283,7 +283,9 @@ def test_unreachable_hosts_are_reported_within_the_timeout(fleet: Fleet, silent_
     assert hosts["fs0"]["status"] == "changed"
     assert hosts["fs1"]["status"] == "unreachable"
     assert hosts["fs2"]["status"] == "unreachable"
-    assert elapsed < 3 * 3, f"took {elapsed:.1f} s with a 3 s connect timeout"
+    assert "within 3 s" in hosts["fs2"]["error"], hosts["fs2"]
+    # paramiko waits 15 s for a banner by default: well below it shows the 3 s setting is in force
+    assert elapsed < 12, f"took {elapsed:.1f} s with a 3 s connect timeout"
     assert (good / "etc/motd").exists()
 
 
