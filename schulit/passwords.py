@@ -78,11 +78,6 @@ def hash_password(password: str, scheme: str = "crypt-sha512") -> str:
     raise ValueError(f"unknown hash scheme {scheme!r}")
 
 
-def hash_passwords(passwords: list[str], scheme: str = "crypt-sha512") -> list[str]:
-    """Hash a batch (the unit of work handed to a worker thread)."""
-    return [hash_password(password, scheme) for password in passwords]
-
-
 def verify_password(password: str, hashed: str) -> bool:
     """True if ``password`` matches a value made by ``hash_password``."""
     if hashed.startswith("{CRYPT}"):

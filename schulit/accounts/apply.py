@@ -9,10 +9,9 @@ account that uses them is written.
 
 from __future__ import annotations
 
-import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,16 +30,17 @@ from schulit.accounts.model import (
 )
 from schulit.audit import AuditLog
 from schulit.delivery import DeliveryRecord, write_delivery
+from schulit.directory.fastadd import send_add
 from schulit.directory.init import base_entry
 from schulit.directory.layout import MANAGED_DESCRIPTION
 from schulit.errors import DirectoryError
+from schulit.hashworkers import hash_in_helpers
 from schulit.inventory import Inventory
-from schulit.passwords import generate_password, hash_password, hash_passwords
+from schulit.passwords import generate_password, hash_password
 
 PERMISSIVE_MODIFY = ("1.2.840.113556.1.4.1413", False, None)
 WINDOW = 64  # write requests in flight at once
-POOL_THRESHOLD = 200  # hash in worker processes from this many new passwords on
-HASH_CHUNK = 100
+POOL_THRESHOLD = 200  # hash in helper processes from this many new passwords on
 
 
 @dataclass
@@ -174,16 +174,11 @@ class _Pipeline:
 
 
 def _hashes(passwords: list[str], scheme: str) -> Iterator[str]:
-    """Hash in worker threads when there are many (SHA-512-crypt costs ~1 ms each), in order."""
+    """Hashes in order; many are computed in helper processes (SHA-512-crypt costs ~1.5 ms of CPU each)."""
     if len(passwords) < POOL_THRESHOLD:
         yield from (hash_password(p, scheme) for p in passwords)
         return
-    chunks = [passwords[i : i + HASH_CHUNK] for i in range(0, len(passwords), HASH_CHUNK)]
-    # Threads, not processes: crypt_rn runs without the GIL, and worker processes would inherit the run lock
-    # and outlive a killed parent (blocking the next run on the lock).
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        for hashed in pool.map(hash_passwords, chunks, [scheme] * len(chunks)):
-            yield from hashed
+    yield from hash_in_helpers(passwords, scheme)
 
 
 def _read_password_and_description(connection: ldap3.Connection, dn: str) -> tuple[str, list[str]]:
@@ -226,7 +221,7 @@ def apply_plan(
             classes = ["top", "organizationalUnit"]
             attributes = {"ou": parse_dn(change.dn, escape=False)[0][1], "description": MANAGED_DESCRIPTION}
         pipeline.send(
-            change, "add", attributes, lambda c=change, o=classes, a=attributes: writer.add(c.dn, o, a)
+            change, "add", attributes, lambda c=change, o=classes, a=attributes: send_add(writer, c.dn, o, a)
         )
         pipeline.drain()  # parents before children
     for change in phase({"group-create"}):
@@ -241,7 +236,7 @@ def apply_plan(
             change,
             "add",
             attributes,
-            lambda c=change, a=attributes: writer.add(c.dn, ["top", "posixGroup"], a),
+            lambda c=change, a=attributes: send_add(writer, c.dn, ["top", "posixGroup"], a),
         )
     pipeline.drain()
     tick(len(result.applied))
@@ -341,20 +336,19 @@ def _write_creates(
         path = write_delivery(policy.delivery_dir, school_id, records)
         if path is not None:
             result.delivery_files.append(path)
-    for index, (change, hashed) in enumerate(
-        zip(creates, _hashes(passwords, policy.hash_scheme), strict=True)
-    ):
-        attributes = person_attributes(change, hashed)
-        pipeline.send(
-            change,
-            "add",
-            [a for a in attributes if a != "userPassword"] + ["userPassword"],
-            lambda c=change, a=attributes: writer.add(
-                c.dn, ["top", "inetOrgPerson", "posixAccount", "shadowAccount"], a
-            ),
-        )
-        if index % 500 == 499:
-            tick(len(result.applied))
+    with closing(_hashes(passwords, policy.hash_scheme)) as hashes:  # helpers stop on any error
+        for index, (change, hashed) in enumerate(zip(creates, hashes, strict=True)):
+            attributes = person_attributes(change, hashed)
+            pipeline.send(
+                change,
+                "add",
+                [a for a in attributes if a != "userPassword"] + ["userPassword"],
+                lambda c=change, a=attributes: send_add(
+                    writer, c.dn, ["top", "inetOrgPerson", "posixAccount", "shadowAccount"], a
+                ),
+            )
+            if index % 500 == 499:
+                tick(len(result.applied))
     pipeline.drain()
 
 

@@ -49,7 +49,7 @@ def scan_in_parallel(
     """Yield every account entry: one partition read by a worker process, the other by ``read_here``."""
     theirs, ours = partition_filters()
     worker = subprocess.Popen(
-        [sys.executable, "-m", "schulit.accounts.scan"],
+        [sys.executable, "-P", "-m", "schulit.accounts.scan"],  # -P: cwd not on sys.path
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
     )

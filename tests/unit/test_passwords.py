@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import pytest
 
 from schulit import passwords
-from schulit.passwords import generate_password, hash_password, hash_passwords, verify_password
+from schulit.passwords import generate_password, hash_password, verify_password
 
 CONFUSABLE = set("0O1lIyYzZ")
 CRYPT_SHA512 = re.compile(r"^\{CRYPT\}\$6\$(?P<salt>[A-Za-z0-9./]{16})\$(?P<hash>[A-Za-z0-9./]{86})$")
@@ -124,24 +124,13 @@ def test_crypt_salts_come_from_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     assert base64.b64decode(hash_password("x", "ssha")[6:])[20:] == b"\x00" * 8
 
 
-def test_hash_passwords_batch() -> None:
-    plain = [generate_password() for _ in range(5)]
-    for scheme in ("crypt-sha512", "ssha"):
-        hashed = hash_passwords(plain, scheme)
-        assert len(hashed) == len(plain)
-        for i, value in enumerate(hashed):
-            assert verify_password(plain[i], value)
-            assert not verify_password(plain[(i + 1) % len(plain)], value)
-    assert hash_passwords([]) == []
-
-
 def test_hashing_in_threads_is_consistent() -> None:
     """Each thread has its own crypt_data buffer: parallel hashing must not mix results."""
     plain = [f"pw-{i}-{secrets.token_hex(4)}" for i in range(40)]
     results: dict[int, list[str]] = {}
 
     def work(index: int) -> None:
-        results[index] = hash_passwords(plain[index * 10 : index * 10 + 10])
+        results[index] = [hash_password(p) for p in plain[index * 10 : index * 10 + 10]]
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
     for thread in threads:
