@@ -33,41 +33,46 @@ def default_helpers() -> int:
     return max(1, (os.cpu_count() or 2) - 1)
 
 
-def hash_in_helpers(passwords: list[str], scheme: str, helpers: int | None = None) -> Iterator[str]:
-    """Yield ``hash_password(p, scheme)`` for each password, in order, computed by helper processes.
+class HelperHashes:
+    """``hash_password(p, scheme)`` for each password, in order, computed by helper processes.
 
-    Chunk ``i`` goes to helper ``i % helpers``; answers are read back in the same round-robin order.
+    The helpers start hashing at once (so the work overlaps whatever the caller writes first); iterate to
+    collect the hashes, and ``close()`` (or leave the ``with`` block) to stop the helpers early. Chunk
+    ``i`` goes to helper ``i % helpers``; answers are read back in the same round-robin order.
     """
-    if not passwords:
-        return
-    chunks = [passwords[i : i + CHUNK] for i in range(0, len(passwords), CHUNK)]
-    helpers = max(1, min(helpers or default_helpers(), len(chunks)))
-    processes = [
-        subprocess.Popen(
-            # -P: the current folder is not searched for modules
-            [sys.executable, "-P", "-m", "schulit.hashworkers", scheme],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-        )
-        for _ in range(helpers)
-    ]
-    feeders = [
-        threading.Thread(target=_feed, args=(process, chunks[number::helpers]), daemon=True)
-        for number, process in enumerate(processes)
-    ]
-    for feeder in feeders:
-        feeder.start()
-    try:
-        for index, chunk in enumerate(chunks):
-            stream = processes[index % helpers].stdout
+
+    def __init__(self, passwords: list[str], scheme: str, helpers: int | None = None):
+        self.chunks = [passwords[i : i + CHUNK] for i in range(0, len(passwords), CHUNK)]
+        count = max(1, min(helpers or default_helpers(), len(self.chunks))) if self.chunks else 0
+        self.processes = [
+            subprocess.Popen(
+                # -P: the current folder is not searched for modules
+                [sys.executable, "-P", "-m", "schulit.hashworkers", scheme],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+            )
+            for _ in range(count)
+        ]
+        self.feeders = [
+            threading.Thread(target=_feed, args=(process, self.chunks[number::count]), daemon=True)
+            for number, process in enumerate(self.processes)
+        ]
+        for feeder in self.feeders:
+            feeder.start()
+
+    def __iter__(self) -> Iterator[str]:
+        for index, chunk in enumerate(self.chunks):
+            stream = self.processes[index % len(self.processes)].stdout
             assert stream is not None
             for _ in chunk:
                 line = stream.readline()
                 if not line:
                     raise RuntimeError("a password-hashing helper process ended early")
                 yield line.decode("ascii").rstrip("\n")
-    finally:
-        for process in processes:
+
+    def close(self) -> None:
+        """Stop the helpers (killed if still hashing) and release their pipes."""
+        for process in self.processes:
             if process.poll() is None:
                 process.kill()
             process.wait()
@@ -75,8 +80,15 @@ def hash_in_helpers(passwords: list[str], scheme: str, helpers: int | None = Non
                 if stream is not None:
                     with contextlib.suppress(OSError):
                         stream.close()
-        for feeder in feeders:
+        for feeder in self.feeders:
             feeder.join(timeout=5)
+        self.processes, self.feeders = [], []
+
+    def __enter__(self) -> HelperHashes:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
 
 
 def _feed(process: subprocess.Popen[bytes], chunks: list[list[str]]) -> None:

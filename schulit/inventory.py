@@ -55,6 +55,7 @@ class DirectorySettings:
     start_tls: bool = False
     allow_plaintext_loopback: bool = False
     timeout: float = 10.0
+    transactions: bool = True  # commit new accounts in RFC 5805 transactions where the server offers them
 
 
 @dataclass(frozen=True)
@@ -477,6 +478,7 @@ def _load_directory(table: _Table, root: Path) -> DirectorySettings:
         start_tls=table.boolean("start_tls", False),
         allow_plaintext_loopback=table.boolean("allow_plaintext_loopback", False),
         timeout=table.number("timeout", 10.0, low=0.1, high=600),
+        transactions=table.boolean("transactions", True),
     )
     table.done()
     return settings

@@ -9,8 +9,9 @@ account that uses them is written.
 
 from __future__ import annotations
 
+import os
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,16 +31,17 @@ from schulit.accounts.model import (
 )
 from schulit.audit import AuditLog
 from schulit.delivery import DeliveryRecord, write_delivery
-from schulit.directory.fastadd import send_add
+from schulit.directory.fastadd import end_transaction, offers_transactions, send_add, start_transaction
 from schulit.directory.init import base_entry
 from schulit.directory.layout import MANAGED_DESCRIPTION
 from schulit.errors import DirectoryError
-from schulit.hashworkers import hash_in_helpers
+from schulit.hashworkers import HelperHashes
 from schulit.inventory import Inventory
 from schulit.passwords import generate_password, hash_password
 
 PERMISSIVE_MODIFY = ("1.2.840.113556.1.4.1413", False, None)
 WINDOW = 64  # write requests in flight at once
+TRANSACTION_SIZE = 250  # new accounts committed together where the server offers transactions
 POOL_THRESHOLD = 200  # hash in helper processes from this many new passwords on
 
 
@@ -172,13 +174,57 @@ class _Pipeline:
         while self.in_flight:
             self._collect_one()
 
+    def add_in_transaction(self, batch: list[_Add]) -> bool:
+        """Write ``batch`` as one RFC 5805 transaction: one commit (one disk sync on the server) for all.
 
-def _hashes(passwords: list[str], scheme: str) -> Iterator[str]:
-    """Hashes in order; many are computed in helper processes (SHA-512-crypt costs ~1.5 ms of CPU each)."""
+        Returns False, having written nothing, when the server refused the transaction or any add in it;
+        the caller then sends the batch entry by entry, so that each entry gets its own result.
+        """
+        self.drain()
+        dn = batch[0].change.dn
+        try:
+            transaction = start_transaction(self.connection)
+            if transaction is None:
+                return False
+            queued = True
+            for message_id in [send_add(self.connection, *add.request, transaction) for add in batch]:
+                _response, outcome = self.connection.get_response(message_id)
+                queued = queued and outcome["result"] == 0
+            committed, _message = end_transaction(self.connection, transaction, commit=queued)
+        except LDAPException as exc:
+            raise DirectoryError(f"directory connection lost while writing {dn} and others: {exc}") from None
+        if committed:
+            for add in batch:
+                self.result.applied.append(add.change)
+                self.audit.record("add", add.change.dn, add.attribute_names)
+        return committed
+
+    def add(self, add: _Add) -> None:
+        """Pipeline one add outside any transaction."""
+        self.send(add.change, "add", add.attribute_names, lambda: send_add(self.connection, *add.request))
+
+
+@dataclass
+class _Add:
+    """One add: the plan entry, the request (dn, object classes, attributes) and what the audit names."""
+
+    change: Change
+    request: tuple[str, list[str], dict[str, Any]]
+    attribute_names: list[str]
+
+
+def _hashes(
+    passwords: list[str], scheme: str, transactions: bool
+) -> Generator[str, None, None] | HelperHashes:
+    """Hashes in order; many are computed in helper processes (SHA-512-crypt costs ~1.5 ms of CPU each).
+
+    Written one by one, each account waits for the server's disk sync: one helper fills that time and
+    leaves a core to slapd and the writer. In transactions the writes cost little CPU and no waiting, so
+    hashing is the long pole and gets every core.
+    """
     if len(passwords) < POOL_THRESHOLD:
-        yield from (hash_password(p, scheme) for p in passwords)
-        return
-    yield from hash_in_helpers(passwords, scheme)
+        return (hash_password(p, scheme) for p in passwords)
+    return HelperHashes(passwords, scheme, helpers=(os.cpu_count() or 2) if transactions else None)
 
 
 def _read_password_and_description(connection: ldap3.Connection, dn: str) -> tuple[str, list[str]]:
@@ -214,36 +260,54 @@ def apply_plan(
     def phase(actions: set[str]) -> list[Change]:
         return [c for c in changes if c.action in actions]
 
-    for change in phase({"container-create"}):
-        if change.dn.lower() == inventory.directory.base_dn.lower():
-            classes, attributes = base_entry(change.dn, inventory.county_name)
-        else:
-            classes = ["top", "organizationalUnit"]
-            attributes = {"ou": parse_dn(change.dn, escape=False)[0][1], "description": MANAGED_DESCRIPTION}
-        pipeline.send(
-            change, "add", attributes, lambda c=change, o=classes, a=attributes: send_add(writer, c.dn, o, a)
-        )
-        pipeline.drain()  # parents before children
-    for change in phase({"group-create"}):
-        attributes = {
-            "cn": parse_dn(change.dn, escape=False)[0][1],
-            "gidNumber": str(change.details["gid_number"]),
-            "description": GROUP_MARKER,
-        }
-        if change.details["members"]:
-            attributes["memberUid"] = change.details["members"]
-        pipeline.send(
-            change,
-            "add",
-            attributes,
-            lambda c=change, a=attributes: send_add(writer, c.dn, ["top", "posixGroup"], a),
-        )
-    pipeline.drain()
-    tick(len(result.applied))
-
     creates = phase({"create"})
-    if creates:
-        _write_creates(creates, inventory, pipeline, writer, result, today, tick)
+    passwords = [generate_password(inventory.passwords.length) for _ in creates]
+    transactions = bool(creates) and inventory.directory.transactions and offers_transactions(reader)
+    # hashing starts now and overlaps the container and group writes
+    with closing(_hashes(passwords, inventory.passwords.hash_scheme, transactions)) as hashes:
+        for change in phase({"container-create"}):
+            if change.dn.lower() == inventory.directory.base_dn.lower():
+                classes, attributes = base_entry(change.dn, inventory.county_name)
+            else:
+                classes = ["top", "organizationalUnit"]
+                ou = parse_dn(change.dn, escape=False)[0][1]
+                attributes = {"ou": ou, "description": MANAGED_DESCRIPTION}
+            pipeline.send(
+                change,
+                "add",
+                attributes,
+                lambda c=change, o=classes, a=attributes: send_add(writer, c.dn, o, a),
+            )
+            pipeline.drain()  # parents before children
+        for change in phase({"group-create"}):
+            attributes = {
+                "cn": parse_dn(change.dn, escape=False)[0][1],
+                "gidNumber": str(change.details["gid_number"]),
+                "description": GROUP_MARKER,
+            }
+            if change.details["members"]:
+                attributes["memberUid"] = change.details["members"]
+            pipeline.send(
+                change,
+                "add",
+                attributes,
+                lambda c=change, a=attributes: send_add(writer, c.dn, ["top", "posixGroup"], a),
+            )
+        pipeline.drain()
+        tick(len(result.applied))
+
+        if creates:
+            _write_creates(
+                creates,
+                passwords,
+                hashes,
+                inventory,
+                pipeline,
+                writer,
+                result,
+                tick,
+                transactions=transactions,
+            )
     for change in phase({"move"}):
         pipeline.drain()
         new_dn = change.details["new_dn"]
@@ -303,16 +367,20 @@ def apply_plan(
 
 def _write_creates(
     creates: list[Change],
+    passwords: list[str],
+    hashes: Iterable[str],
     inventory: Inventory,
     pipeline: _Pipeline,
     writer: ldap3.Connection,
     result: ApplyResult,
-    today: str,
     tick: Callable[[int], None],
+    *,
+    transactions: bool,
 ) -> None:
-    """Passwords → delivery files (0600, fsync) → hashes (in a pool) → pipelined adds."""
+    """Passwords → delivery files (0600, fsync) → adds with the hashes as they arrive: in transactions of
+    TRANSACTION_SIZE where the server offers them (one disk sync each instead of one per account),
+    pipelined one by one otherwise."""
     policy = inventory.passwords
-    passwords = [generate_password(policy.length) for _ in creates]
     issued_at = datetime.now(UTC).isoformat(timespec="seconds")
     by_school: dict[str, list[DeliveryRecord]] = {}
     for change, password in zip(creates, passwords, strict=True):
@@ -336,19 +404,25 @@ def _write_creates(
         path = write_delivery(policy.delivery_dir, school_id, records)
         if path is not None:
             result.delivery_files.append(path)
-    with closing(_hashes(passwords, policy.hash_scheme)) as hashes:  # helpers stop on any error
-        for index, (change, hashed) in enumerate(zip(creates, hashes, strict=True)):
-            attributes = person_attributes(change, hashed)
-            pipeline.send(
-                change,
-                "add",
-                [a for a in attributes if a != "userPassword"] + ["userPassword"],
-                lambda c=change, a=attributes: send_add(
-                    writer, c.dn, ["top", "inetOrgPerson", "posixAccount", "shadowAccount"], a
-                ),
-            )
-            if index % 500 == 499:
-                tick(len(result.applied))
+    batch: list[_Add] = []
+    for index, (change, hashed) in enumerate(zip(creates, hashes, strict=True)):
+        attributes = person_attributes(change, hashed)
+        add = _Add(
+            change,
+            (change.dn, ["top", "inetOrgPerson", "posixAccount", "shadowAccount"], attributes),
+            [a for a in attributes if a != "userPassword"] + ["userPassword"],
+        )
+        if not transactions:
+            pipeline.add(add)
+        else:
+            batch.append(add)
+            if len(batch) == TRANSACTION_SIZE or index == len(creates) - 1:
+                if not pipeline.add_in_transaction(batch):
+                    for refused in batch:
+                        pipeline.add(refused)
+                batch = []
+        if index % 500 == 499:
+            tick(len(result.applied))
     pipeline.drain()
 
 

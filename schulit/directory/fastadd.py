@@ -23,7 +23,12 @@ OCTET_STRING = 0x04
 INTEGER = 0x02
 SEQUENCE = 0x30
 SET = 0x31
+BOOLEAN_TRUE = b"\x01\x01\xff"
 ADD_REQUEST = 0x68  # [APPLICATION 8], constructed
+CONTROLS = 0xA0  # [0], constructed
+START_TRANSACTION = "1.3.6.1.1.21.1"  # RFC 5805
+TRANSACTION_SPECIFICATION = "1.3.6.1.1.21.2"
+END_TRANSACTION = "1.3.6.1.1.21.3"
 
 
 def _length(size: int) -> bytes:
@@ -59,10 +64,16 @@ def _values(value: Value | Iterable[Value]) -> list[Value]:
     return list(value)
 
 
-def encode_add_request(message_id: int, dn: str, attributes: Mapping[str, Value | Iterable[Value]]) -> bytes:
-    """The BER bytes of ``LDAPMessage { messageID, AddRequest { entry, attributes } }`` (no controls).
+def encode_add_request(
+    message_id: int,
+    dn: str,
+    attributes: Mapping[str, Value | Iterable[Value]],
+    transaction: bytes | None = None,
+) -> bytes:
+    """The BER bytes of ``LDAPMessage { messageID, AddRequest { entry, attributes }, controls }``.
 
-    Attributes with no values are left out (an AddRequest may not carry an empty set).
+    Attributes with no values are left out (an AddRequest may not carry an empty set). With
+    ``transaction``, the request carries the critical transaction specification control of RFC 5805.
     """
     encoded_attributes = b"".join(
         _tlv(SEQUENCE, _octets(name) + _tlv(SET, b"".join(_octets(v) for v in values)))
@@ -70,7 +81,11 @@ def encode_add_request(message_id: int, dn: str, attributes: Mapping[str, Value 
         if (values := _values(value))
     )
     request = _tlv(ADD_REQUEST, _octets(dn) + _tlv(SEQUENCE, encoded_attributes))
-    return _tlv(SEQUENCE, _integer(message_id) + request)
+    controls = b""
+    if transaction is not None:
+        control = _octets(TRANSACTION_SPECIFICATION) + BOOLEAN_TRUE + _octets(transaction)
+        controls = _tlv(CONTROLS, _tlv(SEQUENCE, control))
+    return _tlv(SEQUENCE, _integer(message_id) + request + controls)
 
 
 def send_add(
@@ -78,8 +93,12 @@ def send_add(
     dn: str,
     object_classes: Iterable[str],
     attributes: Mapping[str, Value | Iterable[Value]],
+    transaction: bytes | None = None,
 ) -> int:
-    """Send an add on an open, bound ASYNC connection; return the message id for ``get_response``."""
+    """Send an add on an open, bound ASYNC connection; return the message id for ``get_response``.
+
+    With ``transaction`` (from ``start_transaction``) the server only queues the add until the end of the
+    transaction."""
     if connection.strategy_type != ldap3.ASYNC:
         raise ValueError("send_add needs an ASYNC connection (its receiver thread collects the answers)")
     entry = {"objectClass": list(object_classes), **attributes}
@@ -88,7 +107,7 @@ def send_add(
         if not connection.listening or strategy._outstanding is None:
             raise LDAPSocketSendError("unable to send message, socket is not open")
         message_id = connection.server.next_message_id()
-        data = encode_add_request(message_id, dn, entry)
+        data = encode_add_request(message_id, dn, entry, transaction)
         strategy._outstanding[message_id] = {
             "type": "addRequest",
             "entry": dn,
@@ -103,3 +122,38 @@ def send_add(
             raise LDAPSocketSendError(connection.last_error) from None
         strategy.post_send_single_response(message_id)  # creates the event the receiver thread sets
     return message_id
+
+
+def offers_transactions(connection: ldap3.Connection) -> bool:
+    """True if the server's root DSE lists both the start and the end transaction operations."""
+    ok, _result, response, _request = connection.search(
+        "", "(objectClass=*)", ldap3.BASE, attributes=["supportedExtension"]
+    )
+    if not ok or not response:
+        return False
+    offered = {str(v) for v in response[0]["attributes"].get("supportedExtension") or []}
+    return {START_TRANSACTION, END_TRANSACTION} <= offered
+
+
+def _extended(connection: ldap3.Connection, name: str, value: bytes | None) -> dict:
+    _response, result = connection.get_response(connection.extended(name, value))
+    if result is None:
+        raise LDAPSocketSendError(f"no answer to the extended operation {name}")
+    return result
+
+
+def start_transaction(connection: ldap3.Connection) -> bytes | None:
+    """Start an RFC 5805 transaction on an ASYNC connection; its identifier, or None if refused."""
+    result = _extended(connection, START_TRANSACTION, None)
+    if result["result"] != 0:
+        return None
+    value = result.get("responseValue")
+    return bytes(value) if value else b""
+
+
+def end_transaction(connection: ldap3.Connection, transaction: bytes, *, commit: bool) -> tuple[bool, str]:
+    """Commit (or abort) a transaction; ``(committed, server message)``. Nothing is applied unless True."""
+    flag = b"" if commit else b"\x01\x01\x00"  # commit is the DEFAULT TRUE and is left out
+    result = _extended(connection, END_TRANSACTION, _tlv(SEQUENCE, flag + _octets(transaction)))
+    committed = commit and result["result"] == 0
+    return committed, f"{result.get('description', '')} {result.get('message', '')}".strip()

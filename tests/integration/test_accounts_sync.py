@@ -16,9 +16,15 @@ import ldap3
 import pytest
 from click.testing import CliRunner, Result
 
+import schulit.accounts.apply as apply_module
 from schulit.accounts.lock import run_lock
+from schulit.accounts.model import Plan
+from schulit.accounts.service import SyncOptions, run_sync
 from schulit.cli import cli
 from schulit.devservers.slapd import Slapd
+from schulit.directory.connection import apply_env_overrides
+from schulit.inventory import load_inventory
+from schulit.passwords import crypt
 
 PUPIL_HEADER = "Interne ID-Nummer;Nachname;Vorname;Klasse;Geburtsdatum"
 TEACHER_HEADER = "Personalnummer;Nachname;Vorname"
@@ -175,6 +181,13 @@ role = "teacher"
         return rows
 
 
+def password_matches(password: str, stored: str) -> bool:
+    """The check slapd makes at bind time ({CRYPT} via libxcrypt), without hundreds of binds."""
+    assert stored.startswith("{CRYPT}$6$"), stored
+    hashed = stored.removeprefix("{CRYPT}")
+    return crypt(password, hashed) == hashed
+
+
 def can_bind(county: County, login: str, password: str) -> bool:
     entry = county.entry(login)
     assert entry is not None
@@ -184,13 +197,18 @@ def can_bind(county: County, login: str, password: str) -> bool:
     return ok
 
 
+FIXTURE_PUPILS_GS_A = [
+    ("1001", "Müller", "Lea", "1a"),
+    ("1002", "Öztürk", "Emre", "1a"),
+    ("1003", "Weiß", "Jonas", "2b"),
+]
+FIXTURE_ACCOUNTS = 6  # 4 pupils, 2 teachers (one of them in both schools)
+
+
 @pytest.fixture
 def county(slapd: Slapd, tmp_path: Path) -> County:
     county = County(tmp_path / "inventory", slapd)
-    county.pupils(
-        "gs-a",
-        [("1001", "Müller", "Lea", "1a"), ("1002", "Öztürk", "Emre", "1a"), ("1003", "Weiß", "Jonas", "2b")],
-    )
+    county.pupils("gs-a", FIXTURE_PUPILS_GS_A)
     county.teachers("gs-a", [("T1", "Schröder", "Anja")])
     county.pupils("gs-b", [("2001", "Wąsowski", "Łukasz", "3c")], encoding="utf-8")
     county.teachers("gs-b", [("T1", "Schröder", "Anja"), ("T2", "Nguyễn", "Thị Ánh")])
@@ -594,3 +612,84 @@ def test_directory_read_split_across_two_processes_sees_exactly_the_same(county:
     assert split.accounts == single.accounts
     assert split.taken_logins == single.taken_logins and "hausmeister" in split.taken_logins
     assert split.used_uid_numbers == single.used_uid_numbers and 5555 in split.used_uid_numbers
+
+
+def big_school(county: County, pupils: int) -> None:
+    """The fixture's gs-a pupils and ``pupils`` more."""
+    generated = [(str(10000 + n), f"Name{n:04d}", "Kim", f"{n % 4 + 1}a") for n in range(pupils)]
+    county.pupils("gs-a", FIXTURE_PUPILS_GS_A + generated)
+
+
+def counted_transactions(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Record the outcome of every real end-of-transaction call (the call itself still goes to slapd)."""
+    outcomes: list[bool] = []
+    real = apply_module.end_transaction
+
+    def recording(connection: ldap3.Connection, transaction: bytes, *, commit: bool) -> tuple[bool, str]:
+        committed, message = real(connection, transaction, commit=commit)
+        outcomes.append(committed)
+        return committed, message
+
+    monkeypatch.setattr(apply_module, "end_transaction", recording)
+    return outcomes
+
+
+def test_new_accounts_go_in_transactions_and_a_refused_batch_entry_by_entry(
+    county: County, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert county.sync().exit_code == 0  # the OUs exist, so an entry can be made in one by hand below
+    audit_file = county.root / "audit.jsonl"
+    earlier = len(audit_file.read_text().splitlines())
+    big_school(county, 600)  # three batches of TRANSACTION_SIZE (250, 250, 100)
+    outcomes = counted_transactions(monkeypatch)
+    inventory = load_inventory(county.root)
+    intruder: list[str] = []
+
+    def meanwhile(plan: Plan) -> bool:
+        """Between plan and apply, someone creates an entry at the DN of one account of the 2nd batch."""
+        creates = [c for c in plan.pending if c.action == "create"]
+        intruder.append(creates[300].dn)
+        with county.connection() as conn:
+            assert conn.add(creates[300].dn, ["inetOrgPerson"], {"cn": "Hand", "sn": "Made", "uid": "x"})
+        return True
+
+    settings = apply_env_overrides(inventory.directory, {})
+    outcome = run_sync(inventory, settings, SyncOptions(), command="test", confirm=meanwhile)
+    assert outcomes == [True, False, True]
+    refused = [(c.dn, "alreadyexists" in error.lower()) for c, error in outcome.result.failed]
+    assert refused == [(intruder[0], True)]
+    assert outcome.exit_code == 1
+    deliveries = county.deliveries()
+    created = [c for c in outcome.result.applied if c.action == "create"]
+    assert len(created) == 600 - 1
+    for change in created[::50]:  # every batch, before and after the refused one, has real accounts
+        entry = county.entry(change.login)
+        assert entry is not None and entry["dn"] == [change.dn]
+        assert password_matches(deliveries[change.login]["password"], entry["userPassword"][0])
+    with county.connection() as conn:
+        conn.search(intruder[0], "(objectClass=*)", ldap3.BASE, attributes=["cn", "userPassword"])
+        assert [str(e["cn"]) for e in conn.entries] == ["Hand"], "the hand-made entry is left as it was"
+    audit = [json.loads(line) for line in audit_file.read_text().splitlines()[earlier:]]
+    added = sorted(a["dn"] for a in audit if a["action"] == "add" and "uid=" in a["dn"])
+    assert added == sorted(c.dn for c in created), "one audit line per account written, none for the refused"
+
+
+def test_without_transactions_new_accounts_are_written_one_by_one(
+    county: County, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = county.root / "county.toml"
+    settings = config.read_text()
+    flag = "allow_plaintext_loopback = true"
+    config.write_text(settings.replace(flag, f"{flag}\ntransactions = false"))
+    big_school(county, 300)
+    outcomes = counted_transactions(monkeypatch)
+    assert county.sync().exit_code == 0
+    assert outcomes == []
+    deliveries = county.deliveries()
+    assert len(deliveries) == 300 + FIXTURE_ACCOUNTS
+    for login in sorted(deliveries)[::40]:
+        entry = county.entry(login)
+        assert entry is not None
+        assert password_matches(deliveries[login]["password"], entry["userPassword"][0])
+    assert county.sync().exit_code == 0
+    assert county.run("accounts", "plan").exit_code == 0

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from schulit.hashworkers import CHUNK, hash_in_helpers
+from schulit.hashworkers import CHUNK, HelperHashes
 from schulit.passwords import generate_password, verify_password
 
 
@@ -33,7 +33,8 @@ def helper_processes() -> dict[int, bytes]:
 
 def test_every_password_gets_its_own_hash_in_order() -> None:
     passwords = [generate_password() for _ in range(3 * CHUNK + 5)]  # several chunks, a short last one
-    hashes = list(hash_in_helpers(passwords, "crypt-sha512", helpers=2))
+    with HelperHashes(passwords, "crypt-sha512", helpers=2) as stream:
+        hashes = list(stream)
     assert len(hashes) == len(passwords)
     assert all(verify_password(p, h) for p, h in zip(passwords, hashes, strict=True))
     assert not verify_password(passwords[1], hashes[0])
@@ -43,15 +44,16 @@ def test_every_password_gets_its_own_hash_in_order() -> None:
 
 def test_ssha_and_a_single_helper() -> None:
     passwords = [generate_password() for _ in range(10)]
-    hashes = list(hash_in_helpers(passwords, "ssha", helpers=1))
+    with HelperHashes(passwords, "ssha", helpers=1) as stream:
+        hashes = list(stream)
     assert all(h.startswith("{SSHA}") for h in hashes)
     assert all(verify_password(p, h) for p, h in zip(passwords, hashes, strict=True))
 
 
 def test_no_password_on_a_command_line_and_no_helper_left_when_the_reader_stops_early() -> None:
     passwords = [generate_password() for _ in range(20 * CHUNK)]
-    stream = hash_in_helpers(passwords, "crypt-sha512", helpers=2)
-    assert verify_password(passwords[0], next(stream))
+    stream = HelperHashes(passwords, "crypt-sha512", helpers=2)  # hashing starts at once
+    assert verify_password(passwords[0], next(iter(stream)))
     running = helper_processes()
     assert len(running) == 2
     for cmdline in running.values():
@@ -61,17 +63,19 @@ def test_no_password_on_a_command_line_and_no_helper_left_when_the_reader_stops_
 
 
 def test_nothing_to_hash_starts_no_helper() -> None:
-    assert list(hash_in_helpers([], "crypt-sha512")) == []
+    with HelperHashes([], "crypt-sha512") as stream:
+        assert helper_processes() == {}
+        assert list(stream) == []
     assert helper_processes() == {}
 
 
 def test_helpers_die_with_a_killed_parent() -> None:
     script = (
         "import os, sys\n"
-        "from schulit.hashworkers import hash_in_helpers\n"
+        "from schulit.hashworkers import HelperHashes\n"
         "from schulit.passwords import generate_password\n"
-        "stream = hash_in_helpers([generate_password() for _ in range(5000)], 'crypt-sha512', helpers=2)\n"
-        "next(stream)\n"
+        "stream = HelperHashes([generate_password() for _ in range(5000)], 'crypt-sha512', helpers=2)\n"
+        "next(iter(stream))\n"
         "print(' '.join(e.name for e in __import__('pathlib').Path('/proc').iterdir() if e.name.isdigit()\n"
         "    and b'schulit.hashworkers' in (e / 'cmdline').read_bytes()\n"
         "    and (e / 'stat').read_text().rsplit(')', 1)[1].split()[1] == str(os.getpid())), flush=True)\n"
