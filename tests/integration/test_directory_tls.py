@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import ldap3
 import pytest
 
 from schulit.devservers.slapd import Slapd, TlsFiles
 from schulit.devservers.tls import issue_server_cert, make_ca
 from schulit.directory.connection import connect
+from schulit.directory.fastadd import end_transaction, offers_transactions, send_add, start_transaction
 from schulit.errors import DirectoryError
 from schulit.inventory import DirectorySettings
 
@@ -76,3 +78,43 @@ def test_plain_ldap_is_refused_without_permission(
     server, county_ca, _ = tls_slapd
     with pytest.raises(DirectoryError, match="allow_plaintext_loopback"):
         connect(settings(server, server.url, county_ca))
+
+
+@pytest.mark.parametrize("mode", ["ldaps", "starttls"])
+def test_hand_encoded_adds_and_transactions_over_tls(tls_slapd: tuple[Slapd, Path, Path], mode: str) -> None:
+    """schulit's own AddRequest encoding goes over ldap3's TLS socket, in a transaction and without one."""
+    server, county_ca, _ = tls_slapd
+    url = f"ldaps://127.0.0.1:{server.ldaps_port}" if mode == "ldaps" else server.url
+    direct = settings(server, url, county_ca, start_tls=mode == "starttls")
+    reader = connect(direct)
+    writer = connect(direct, strategy=ldap3.ASYNC)
+    try:
+        assert offers_transactions(reader)
+        base = server.base_dn
+        if not reader.search(base, "(objectClass=*)", ldap3.BASE)[0]:
+            _response, result = writer.get_response(
+                send_add(writer, base, ["top", "dcObject", "organization"], {"dc": "tls", "o": "TLS"})
+            )
+            assert result["result"] == 0, result
+        folder = f"ou={mode},{base}"
+        message_id = send_add(writer, folder, ["organizationalUnit"], {"ou": mode})
+        assert writer.get_response(message_id)[1]["result"] == 0
+        transaction = start_transaction(writer)
+        assert transaction is not None
+        queued = [
+            send_add(writer, f"cn=t{n},{folder}", ["person"], {"cn": f"t{n}", "sn": "Ölçer"}, transaction)
+            for n in range(300)
+        ]
+        assert all(writer.get_response(m)[1]["result"] == 0 for m in queued)
+        assert reader.search(folder, "(cn=t*)", attributes=["1.1"])[2] == [], "nothing before the commit"
+        assert end_transaction(writer, transaction, commit=True)[0]
+        single = [
+            send_add(writer, f"cn=s{n},{folder}", ["person"], {"cn": f"s{n}", "sn": "x"}) for n in range(50)
+        ]
+        assert all(writer.get_response(m)[1]["result"] == 0 for m in single)
+        ok, _result, found, _ = reader.search(folder, "(objectClass=person)", attributes=["sn"], size_limit=0)
+        assert ok and len(found) == 350
+        assert {str(e["attributes"]["sn"][0]) for e in found} == {"Ölçer", "x"}
+    finally:
+        writer.unbind()
+        reader.unbind()
