@@ -120,4 +120,7 @@ def _serve(scheme: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(_serve(sys.argv[1]))
+    try:
+        sys.exit(_serve(sys.argv[1]))
+    except (BrokenPipeError, KeyboardInterrupt):  # the parent is gone or stopping: nothing left to say
+        os._exit(1)

@@ -22,6 +22,7 @@ from schulit.accounts.model import (
     DirectoryState,
 )
 from schulit.accounts.scan import ACCOUNT_FILTER, scan_in_parallel
+from schulit.directory.fastsearch import paged_search
 from schulit.directory.init import existing_dns
 from schulit.directory.layout import Layout
 from schulit.errors import DirectoryError
@@ -37,7 +38,13 @@ def paged(
     attributes: list[str],
     scope: str = ldap3.SUBTREE,
 ) -> Iterator[tuple[str, dict[str, list[str]]]]:
-    """Yield (dn, attributes) of every entry found; a missing base yields nothing."""
+    """Yield (dn, attributes) of every entry found; a missing base yields nothing.
+
+    On a SYNC connection (the bulk reads) the answers are decoded by ``schulit.directory.fastsearch``.
+    """
+    if connection.strategy_type == ldap3.SYNC:
+        yield from paged_search(connection, base, search_filter, attributes, scope, PAGE_SIZE)
+        return
     try:
         for entry in connection.extend.standard.paged_search(
             base,

@@ -31,9 +31,9 @@ from schulit.accounts.model import (
 )
 from schulit.audit import AuditLog
 from schulit.delivery import DeliveryRecord, write_delivery
-from schulit.directory.fastadd import end_transaction, offers_transactions, send_add, start_transaction
 from schulit.directory.init import base_entry
 from schulit.directory.layout import MANAGED_DESCRIPTION
+from schulit.directory.writer import PipelinedWriter, offers_transactions
 from schulit.errors import DirectoryError
 from schulit.hashworkers import HelperHashes
 from schulit.inventory import Inventory
@@ -136,10 +136,10 @@ def update_modification(change: Change) -> dict[str, list[tuple[str, list[str]]]
 
 
 class _Pipeline:
-    """Keeps up to WINDOW requests in flight on an ASYNC connection and collects every result."""
+    """Keeps up to WINDOW requests in flight on the writer and collects every result, in order."""
 
-    def __init__(self, connection: ldap3.Connection, result: ApplyResult, audit: AuditLog):
-        self.connection = connection
+    def __init__(self, wire: PipelinedWriter, result: ApplyResult, audit: AuditLog):
+        self.wire = wire
         self.result = result
         self.audit = audit
         self.in_flight: deque[tuple[int, Change, str, list[str]]] = deque()
@@ -151,23 +151,21 @@ class _Pipeline:
             self._collect_one()
         try:
             message_id = request()
-        except LDAPException as exc:
+        except (OSError, LDAPException) as exc:
             raise DirectoryError(f"directory connection lost while writing {change.dn}: {exc}") from None
         self.in_flight.append((message_id, change, operation, list(attributes)))
 
     def _collect_one(self) -> None:
         message_id, change, operation, attributes = self.in_flight.popleft()
         try:
-            _response, outcome = self.connection.get_response(message_id)
-        except LDAPException as exc:
+            answer = self.wire.answer(message_id)
+        except OSError as exc:
             raise DirectoryError(f"directory connection lost while writing {change.dn}: {exc}") from None
-        if outcome["result"] == 0:
+        if answer.ok:
             self.result.applied.append(change)
             self.audit.record(operation, change.dn, attributes)
         else:
-            self.result.failed.append(
-                (change, f"{outcome['description']} {outcome.get('message', '')}".strip())
-            )
+            self.result.failed.append((change, answer.explain()))
 
     def drain(self) -> None:
         """Wait for every request in flight (a phase boundary)."""
@@ -183,15 +181,13 @@ class _Pipeline:
         self.drain()
         dn = batch[0].change.dn
         try:
-            transaction = start_transaction(self.connection)
+            transaction = self.wire.start_transaction()
             if transaction is None:
                 return False
-            queued = True
-            for message_id in [send_add(self.connection, *add.request, transaction) for add in batch]:
-                _response, outcome = self.connection.get_response(message_id)
-                queued = queued and outcome["result"] == 0
-            committed, _message = end_transaction(self.connection, transaction, commit=queued)
-        except LDAPException as exc:
+            queued = [self.wire.add(*add.request, transaction) for add in batch]
+            accepted = all([self.wire.answer(message_id).ok for message_id in queued])  # read every answer
+            committed, _message = self.wire.end_transaction(transaction, commit=accepted)
+        except OSError as exc:
             raise DirectoryError(f"directory connection lost while writing {dn} and others: {exc}") from None
         if committed:
             for add in batch:
@@ -201,7 +197,7 @@ class _Pipeline:
 
     def add(self, add: _Add) -> None:
         """Pipeline one add outside any transaction."""
-        self.send(add.change, "add", add.attribute_names, lambda: send_add(self.connection, *add.request))
+        self.send(add.change, "add", add.attribute_names, lambda: self.wire.add(*add.request))
 
 
 @dataclass
@@ -250,9 +246,13 @@ def apply_plan(
     *,
     progress: Callable[[int], None] | None = None,
 ) -> ApplyResult:
-    """Apply ``plan.pending`` using ``reader`` (SAFE_SYNC) for look-ups and ``writer`` (ASYNC) for writes."""
+    """Apply ``plan.pending`` using ``reader`` (SAFE_SYNC) for look-ups and ``writer`` (SYNC) for writes.
+
+    The writer's socket is then used by ``PipelinedWriter`` only, from this thread only.
+    """
     result = ApplyResult()
-    pipeline = _Pipeline(writer, result, audit)
+    wire = PipelinedWriter(writer)
+    pipeline = _Pipeline(wire, result, audit)
     changes = plan.pending
     today = plan.today.isoformat()
     tick = progress or (lambda _n: None)
@@ -276,7 +276,7 @@ def apply_plan(
                 change,
                 "add",
                 attributes,
-                lambda c=change, o=classes, a=attributes: send_add(writer, c.dn, o, a),
+                lambda c=change, o=classes, a=attributes: wire.add(c.dn, o, a),
             )
             pipeline.drain()  # parents before children
         for change in phase({"group-create"}):
@@ -291,7 +291,7 @@ def apply_plan(
                 change,
                 "add",
                 attributes,
-                lambda c=change, a=attributes: send_add(writer, c.dn, ["top", "posixGroup"], a),
+                lambda c=change, a=attributes: wire.add(c.dn, ["top", "posixGroup"], a),
             )
         pipeline.drain()
         tick(len(result.applied))
@@ -303,7 +303,6 @@ def apply_plan(
                 hashes,
                 inventory,
                 pipeline,
-                writer,
                 result,
                 tick,
                 transactions=transactions,
@@ -316,7 +315,7 @@ def apply_plan(
             change,
             "move",
             [],
-            lambda c=change, r=rdn, s=superior: writer.modify_dn(c.dn, r, delete_old_dn=True, new_superior=s),
+            lambda c=change, r=rdn, s=superior: wire.modify_dn(c.dn, r, s),
         )
     pipeline.drain()  # updates address the moved DNs
     for change in phase({"update"}):
@@ -326,7 +325,7 @@ def apply_plan(
             modification = update_modification(change)
         if modification:
             pipeline.send(
-                change, "modify", modification, lambda c=change, m=modification: writer.modify(c.dn, m)
+                change, "modify", modification, lambda c=change, m=modification: wire.modify(c.dn, m)
             )
     pipeline.drain()
     for change in phase({"reactivate", "deactivate"}):
@@ -343,7 +342,7 @@ def apply_plan(
             if not locked:
                 modification["shadowExpire"] = [(ldap3.MODIFY_REPLACE, [])]
                 modification["userPassword"] = [(ldap3.MODIFY_REPLACE, [enabled_hash(password)])]
-        pipeline.send(change, "modify", modification, lambda c=change, m=modification: writer.modify(c.dn, m))
+        pipeline.send(change, "modify", modification, lambda c=change, m=modification: wire.modify(c.dn, m))
     pipeline.drain()
     tick(len(result.applied))
     for change in phase({"group-update"}):
@@ -356,10 +355,10 @@ def apply_plan(
             change,
             "modify",
             ["memberUid"],
-            lambda c=change, m=modification: writer.modify(c.dn, m, controls=[PERMISSIVE_MODIFY]),
+            lambda c=change, m=modification: wire.modify(c.dn, m, [PERMISSIVE_MODIFY]),
         )
     for change in phase({"group-delete"}):
-        pipeline.send(change, "delete", [], lambda c=change: writer.delete(c.dn))
+        pipeline.send(change, "delete", [], lambda c=change: wire.delete(c.dn))
     pipeline.drain()
     tick(len(result.applied))
     return result
@@ -371,7 +370,6 @@ def _write_creates(
     hashes: Iterable[str],
     inventory: Inventory,
     pipeline: _Pipeline,
-    writer: ldap3.Connection,
     result: ApplyResult,
     tick: Callable[[int], None],
     *,

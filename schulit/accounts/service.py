@@ -19,7 +19,7 @@ from schulit.accounts.diff import plan_changes
 from schulit.accounts.lock import default_lock_path, run_lock
 from schulit.accounts.model import Plan
 from schulit.audit import AuditLog
-from schulit.directory.connection import connect
+from schulit.directory.connection import connect, disconnect
 from schulit.directory.layout import Layout
 from schulit.errors import EXIT_ERROR, EXIT_OK, EXIT_SAFETY_LIMIT, SchulitError
 from schulit.inventory import DirectorySettings, Inventory
@@ -184,13 +184,13 @@ def run_sync(
         try:
             plan = compute_plan(inventory, scanner, options, show_progress=show_progress, settings=settings)
         finally:
-            scanner.unbind()
+            disconnect(scanner)
         if dry_run or not plan.pending or (confirm is not None and not confirm(plan)):
             return SyncOutcome(plan, ApplyResult())
         reader = connect(settings)  # look-ups while applying; opened only when there is something to apply
-        stack.callback(reader.unbind)
-        writer = connect(settings, strategy=ldap3.ASYNC)
-        stack.callback(writer.unbind)
+        stack.callback(disconnect, reader)
+        writer = connect(settings, strategy=ldap3.SYNC)  # pipelined by schulit in this thread
+        stack.callback(disconnect, writer)
         audit = stack.enter_context(AuditLog(inventory.audit_log, command))
         with ProgressBar("writing directory", len(plan.pending)) as bar:
             result = apply_plan(

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import ssl
@@ -167,3 +168,12 @@ def _describe(exc: BaseException) -> str:
 def environ_settings(settings: DirectorySettings) -> DirectorySettings:
     """``apply_env_overrides`` with the process environment."""
     return apply_env_overrides(settings, os.environ)
+
+
+def disconnect(connection: ldap3.Connection) -> None:
+    """Unbind and close; a connection the server already dropped is closed without another error."""
+    try:
+        connection.unbind()
+    except (OSError, LDAPException):
+        with contextlib.suppress(Exception):
+            connection.socket.close()

@@ -10,19 +10,23 @@ import stat
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import ldap3
 import pytest
 from click.testing import CliRunner, Result
 
-import schulit.accounts.apply as apply_module
+from schulit.accounts.actual import paged
 from schulit.accounts.lock import run_lock
-from schulit.accounts.model import Plan
+from schulit.accounts.model import ACCOUNT_ATTRIBUTES, GROUP_ATTRIBUTES, Plan
+from schulit.accounts.scan import ACCOUNT_FILTER
 from schulit.accounts.service import SyncOptions, run_sync
 from schulit.cli import cli
 from schulit.devservers.slapd import Slapd
-from schulit.directory.connection import apply_env_overrides
+from schulit.directory.connection import apply_env_overrides, connect
+from schulit.directory.writer import PipelinedWriter
 from schulit.inventory import load_inventory
 from schulit.passwords import crypt
 
@@ -578,9 +582,7 @@ def test_directory_read_split_across_two_processes_sees_exactly_the_same(county:
     from datetime import date
 
     from schulit.accounts.actual import read_directory
-    from schulit.directory.connection import apply_env_overrides, connect
     from schulit.directory.layout import Layout
-    from schulit.inventory import load_inventory
 
     county.pupils(
         "gs-a",
@@ -623,14 +625,14 @@ def big_school(county: County, pupils: int) -> None:
 def counted_transactions(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     """Record the outcome of every real end-of-transaction call (the call itself still goes to slapd)."""
     outcomes: list[bool] = []
-    real = apply_module.end_transaction
+    real = PipelinedWriter.end_transaction
 
-    def recording(connection: ldap3.Connection, transaction: bytes, *, commit: bool) -> tuple[bool, str]:
-        committed, message = real(connection, transaction, commit=commit)
+    def recording(self: PipelinedWriter, transaction: bytes, *, commit: bool) -> tuple[bool, str]:
+        committed, message = real(self, transaction, commit=commit)
         outcomes.append(committed)
         return committed, message
 
-    monkeypatch.setattr(apply_module, "end_transaction", recording)
+    monkeypatch.setattr(PipelinedWriter, "end_transaction", recording)
     return outcomes
 
 
@@ -693,3 +695,48 @@ def test_without_transactions_new_accounts_are_written_one_by_one(
         assert password_matches(deliveries[login]["password"], entry["userPassword"][0])
     assert county.sync().exit_code == 0
     assert county.run("accounts", "plan").exit_code == 0
+
+
+def normalised(entries: Iterable[tuple[str, dict[str, Any]]], names: list[str]) -> dict[str, dict[str, list]]:
+    """{dn: {requested attribute name: sorted values}} whatever spelling or dict type the reader used."""
+    spelling = {n.lower(): n for n in names}
+    return {
+        dn: {spelling.get(k.lower(), k): sorted(str(v) for v in vs) for k, vs in attributes.items() if vs}
+        for dn, attributes in entries
+    }
+
+
+def test_own_search_decoding_reads_exactly_what_ldap3_reads(county: County) -> None:
+    big_school(county, 2100)  # three pages of 1000 accounts
+    county.pupils("gs-b", [("2001", "*)(uid=*", "Eve", "3c"), ("2002", "Klein, jun.", "Karl", "3c")])
+    assert county.sync().exit_code == 0
+    odd_dn = f"cn=Groß\\+Klein\\, jun. \\\\ Ölçer,ou=schools,{county.slapd.base_dn}"
+    with county.connection() as conn:
+        assert conn.add(
+            odd_dn, ["inetOrgPerson"], {"sn": "Ölçer", "description": ["ä", "b" * 300, "*)(uid=*"]}
+        ), conn.result
+    base = county.slapd.base_dn
+    settings = apply_env_overrides(load_inventory(county.root).directory, {})
+    fast = connect(settings, strategy=ldap3.SYNC, bulk_read=True)
+    plain = connect(settings)  # SAFE_SYNC: ldap3 decodes
+    queries = [
+        (base, ACCOUNT_FILTER, ACCOUNT_ATTRIBUTES, ldap3.SUBTREE),
+        (base, "(objectClass=posixGroup)", GROUP_ATTRIBUTES, ldap3.SUBTREE),
+        (base, "(|(sn=Ölçer)(sn=\\2a\\29\\28uid=\\2a))", ["sn", "description", "uid", "cn"], ldap3.SUBTREE),
+        (f"ou=schools,{base}", "(objectClass=*)", ["ou", "cn"], ldap3.LEVEL),
+        (f"ou=nowhere,{base}", "(objectClass=*)", ["cn"], ldap3.SUBTREE),
+    ]
+    try:
+        for query in queries:
+            expected = normalised(paged(plain, *query[:3], scope=query[3]), query[2])
+            got_entries = list(paged(fast, *query[:3], scope=query[3]))
+            assert normalised(got_entries, query[2]) == expected, query
+            assert all(isinstance(a, dict) and all(k in query[2] for k in a) for _dn, a in got_entries)
+        assert len(normalised(paged(fast, *queries[0][:3]), queries[0][2])) == 2100 + FIXTURE_ACCOUNTS - 1 + 2
+        found = normalised(paged(fast, *queries[2][:3]), queries[2][2])
+        odd = [a for dn, a in found.items() if dn.lower().startswith("cn=groß")]  # the server's DN spelling
+        assert len(odd) == 1 and odd[0]["description"] == sorted(["ä", "b" * 300, "*)(uid=*"])
+        assert fast.bound, "a completed read leaves the connection usable"
+    finally:
+        fast.unbind()
+        plain.unbind()

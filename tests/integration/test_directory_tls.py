@@ -11,7 +11,8 @@ import pytest
 from schulit.devservers.slapd import Slapd, TlsFiles
 from schulit.devservers.tls import issue_server_cert, make_ca
 from schulit.directory.connection import connect
-from schulit.directory.fastadd import end_transaction, offers_transactions, send_add, start_transaction
+from schulit.directory.fastsearch import paged_search
+from schulit.directory.writer import PipelinedWriter, offers_transactions
 from schulit.errors import DirectoryError
 from schulit.inventory import DirectorySettings
 
@@ -80,41 +81,64 @@ def test_plain_ldap_is_refused_without_permission(
         connect(settings(server, server.url, county_ca))
 
 
+def write_one_round(wire: PipelinedWriter, reader: ldap3.Connection, folder: str) -> None:
+    """An OU, 100 adds in a transaction, 64 pipelined adds, 8 modifies, a delete and a refused add."""
+    person = ["person"]
+    assert wire.answer(wire.add(folder, ["organizationalUnit"], {"ou": folder.split(",")[0][3:]})).ok
+    transaction = wire.start_transaction()
+    assert transaction is not None
+    queued = [
+        wire.add(f"cn=t{n},{folder}", person, {"cn": f"t{n}", "sn": "Ölçer"}, transaction) for n in range(100)
+    ]
+    assert all([wire.answer(m).ok for m in queued])
+    assert reader.search(folder, "(cn=t*)", attributes=["1.1"])[2] == [], "nothing before the commit"
+    assert wire.end_transaction(transaction, commit=True)[0]
+    single = [wire.add(f"cn=s{n},{folder}", person, {"cn": f"s{n}", "sn": "x"}) for n in range(64)]
+    assert all([wire.answer(m).ok for m in single])  # slapd may run one connection's requests in any order
+    replace = {"sn": [(ldap3.MODIFY_REPLACE, ["y"])]}
+    changed = [wire.modify(f"cn=s{n},{folder}", replace) for n in range(8)]
+    assert all([wire.answer(m).ok for m in changed])
+    assert wire.answer(wire.delete(f"cn=s0,{folder}")).ok
+    refused = wire.answer(wire.add(f"cn=s1,{folder}", person, {"cn": "s1", "sn": "x"}))
+    assert not refused.ok and refused.description == "entryAlreadyExists"
+
+
 @pytest.mark.parametrize("mode", ["ldaps", "starttls"])
-def test_hand_encoded_adds_and_transactions_over_tls(tls_slapd: tuple[Slapd, Path, Path], mode: str) -> None:
-    """schulit's own AddRequest encoding goes over ldap3's TLS socket, in a transaction and without one."""
+def test_pipelined_writes_transactions_and_own_decoding_over_tls(
+    tls_slapd: tuple[Slapd, Path, Path], mode: str
+) -> None:
+    """schulit's own encoding, pipelining and decoding on ldap3's TLS socket, in one thread (20 rounds:
+    ldap3's ASYNC strategy, reading and writing one TLS socket from two threads, failed within a few)."""
     server, county_ca, _ = tls_slapd
     url = f"ldaps://127.0.0.1:{server.ldaps_port}" if mode == "ldaps" else server.url
     direct = settings(server, url, county_ca, start_tls=mode == "starttls")
     reader = connect(direct)
-    writer = connect(direct, strategy=ldap3.ASYNC)
+    base = server.base_dn
     try:
         assert offers_transactions(reader)
-        base = server.base_dn
-        if not reader.search(base, "(objectClass=*)", ldap3.BASE)[0]:
-            _response, result = writer.get_response(
-                send_add(writer, base, ["top", "dcObject", "organization"], {"dc": "tls", "o": "TLS"})
-            )
-            assert result["result"] == 0, result
-        folder = f"ou={mode},{base}"
-        message_id = send_add(writer, folder, ["organizationalUnit"], {"ou": mode})
-        assert writer.get_response(message_id)[1]["result"] == 0
-        transaction = start_transaction(writer)
-        assert transaction is not None
-        queued = [
-            send_add(writer, f"cn=t{n},{folder}", ["person"], {"cn": f"t{n}", "sn": "Ölçer"}, transaction)
-            for n in range(300)
-        ]
-        assert all(writer.get_response(m)[1]["result"] == 0 for m in queued)
-        assert reader.search(folder, "(cn=t*)", attributes=["1.1"])[2] == [], "nothing before the commit"
-        assert end_transaction(writer, transaction, commit=True)[0]
-        single = [
-            send_add(writer, f"cn=s{n},{folder}", ["person"], {"cn": f"s{n}", "sn": "x"}) for n in range(50)
-        ]
-        assert all(writer.get_response(m)[1]["result"] == 0 for m in single)
-        ok, _result, found, _ = reader.search(folder, "(objectClass=person)", attributes=["sn"], size_limit=0)
-        assert ok and len(found) == 350
-        assert {str(e["attributes"]["sn"][0]) for e in found} == {"Ölçer", "x"}
+        for round_number in range(20):
+            connection = connect(direct, strategy=ldap3.SYNC)
+            try:
+                wire = PipelinedWriter(connection)
+                if not reader.search(base, "(objectClass=*)", ldap3.BASE)[0]:
+                    top = {"dc": "tls", "o": "TLS"}
+                    wire.answer(wire.add(base, ["top", "dcObject", "organization"], top))
+                write_one_round(wire, reader, f"ou={mode}{round_number},{base}")
+            finally:
+                connection.unbind()
+        bulk = connect(direct, strategy=ldap3.SYNC, bulk_read=True)  # answers decoded by schulit itself
+        try:
+            read = [
+                (dn, attributes)
+                for dn, attributes in paged_search(bulk, base, "(objectClass=person)", ["sn"], page_size=500)
+                if f",ou={mode}" in dn
+            ]
+        finally:
+            bulk.unbind()
+        ok, _result, found, _ = reader.search(base, "(objectClass=person)", attributes=["sn"], size_limit=0)
+        mine = [e for e in found if f",ou={mode}" in e["dn"]]
+        assert ok and len(mine) == 20 * (100 + 64 - 1)
+        assert sorted(dn for dn, _ in read) == sorted(e["dn"] for e in mine)
+        assert {a["sn"][0] for _, a in read} == {"Ölçer", "x", "y"}
     finally:
-        writer.unbind()
         reader.unbind()

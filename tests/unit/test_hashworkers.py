@@ -74,14 +74,16 @@ def test_helpers_die_with_a_killed_parent() -> None:
         "import os, sys\n"
         "from schulit.hashworkers import HelperHashes\n"
         "from schulit.passwords import generate_password\n"
+        "from tests.unit.test_hashworkers import helper_processes\n"
         "stream = HelperHashes([generate_password() for _ in range(5000)], 'crypt-sha512', helpers=2)\n"
         "next(iter(stream))\n"
-        "print(' '.join(e.name for e in __import__('pathlib').Path('/proc').iterdir() if e.name.isdigit()\n"
-        "    and b'schulit.hashworkers' in (e / 'cmdline').read_bytes()\n"
-        "    and (e / 'stat').read_text().rsplit(')', 1)[1].split()[1] == str(os.getpid())), flush=True)\n"
+        "print(' '.join(str(pid) for pid in helper_processes()), flush=True)\n"
         "os.kill(os.getpid(), 9)\n"
     )
-    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    repository = Path(__file__).resolve().parents[2]
+    run = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=repository
+    )
     assert run.returncode == -signal.SIGKILL, run.stderr
     helpers = [int(pid) for pid in run.stdout.split()]
     assert len(helpers) == 2

@@ -1,0 +1,168 @@
+"""Pipelined LDAP writes on one SYNC connection: requests sent back to back, answers read in the same thread.
+
+ldap3 pipelines only with its ASYNC strategy, whose receiver thread reads the socket while the caller's
+thread writes it. On a TLS socket that is two threads in one OpenSSL connection at once, which OpenSSL
+does not support: in tests, pipelined writes over ldaps:// and StartTLS lost answers or broke the
+handshake. Here one thread does both: ``send`` writes a request and returns its message id, ``answer``
+reads answers (in whatever order the server sends them) until that id's has come.
+
+Add requests are encoded by ``schulit.directory.fastadd`` (ldap3's pyasn1 path costs ~0.7 ms of CPU per
+account); modify, modify DN and delete requests are built and encoded by ldap3. ldap3 still opens, secures
+and binds the connection, and unbinds it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import ldap3
+from ldap3.core.results import RESULT_CODES
+from ldap3.operation.delete import delete_operation
+from ldap3.operation.modify import modify_operation
+from ldap3.operation.modifyDn import modify_dn_operation
+from ldap3.protocol.convert import build_controls_list
+from ldap3.protocol.rfc4511 import LDAPMessage, MessageID, ProtocolOp
+from ldap3.utils.asn1 import encode
+
+from schulit.directory.ber import SEQUENCE, MessageReader, as_int, header, integer, octets, text, tlv
+from schulit.directory.fastadd import Value, encode_add_request
+from schulit.errors import DirectoryError
+
+RESULT_TYPES = {0x61, 0x67, 0x69, 0x6B, 0x6D, 0x78}  # bind, modify, add, delete, modify DN, extended response
+EXTENDED_REQUEST = 0x77  # [APPLICATION 23]
+REQUEST_NAME = 0x80  # [0]
+REQUEST_VALUE = 0x81  # [1]
+RESPONSE_VALUE = 0x8B  # [11]
+START_TRANSACTION = "1.3.6.1.1.21.1"  # RFC 5805
+END_TRANSACTION = "1.3.6.1.1.21.3"
+NOTICE_OF_DISCONNECTION = "1.3.6.1.4.1.1466.20036"
+Control = tuple[str, bool, Any]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The LDAPResult of one request (and an extended operation's response value)."""
+
+    result: int
+    message: str = ""
+    value: bytes | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.result == 0
+
+    @property
+    def description(self) -> str:
+        return str(RESULT_CODES.get(self.result, f"result code {self.result}"))
+
+    def explain(self) -> str:
+        return f"{self.description} {self.message}".strip()
+
+
+def parse_result(data: bytes, start: int, end: int) -> Answer:
+    """LDAPResult components (and an ExtendedResponse's responseValue) from ``data[start:end]``."""
+    _tag, code_start, code_end = header(data, start)
+    _tag, _matched_start, matched_end = header(data, code_end)
+    _tag, message_start, message_end = header(data, matched_end)
+    value = None
+    position = message_end
+    while position < end:
+        tag, content, next_position = header(data, position)
+        if tag == RESPONSE_VALUE:
+            value = bytes(data[content:next_position])
+        position = next_position
+    return Answer(as_int(data[code_start:code_end]), text(data[message_start:message_end]), value)
+
+
+class PipelinedWriter:
+    """Write requests on a bound SYNC connection without waiting for each answer."""
+
+    def __init__(self, connection: ldap3.Connection):
+        self.connection = connection
+        self.reader = MessageReader(connection)
+        self.answers: dict[int, Answer] = {}
+
+    def _send(self, build: Any) -> int:
+        message_id = self.connection.server.next_message_id()
+        self.connection.socket.sendall(build(message_id))
+        return message_id
+
+    def _send_ldap3(self, kind: str, request: Any, controls: Sequence[Control] | None = None) -> int:
+        def build(message_id: int) -> bytes:
+            message = LDAPMessage()
+            message["messageID"] = MessageID(message_id)
+            message["protocolOp"] = ProtocolOp().setComponentByName(kind, request)
+            if controls:
+                message["controls"] = build_controls_list(list(controls))
+            return bytes(encode(message))
+
+        return self._send(build)
+
+    def add(
+        self,
+        dn: str,
+        object_classes: Iterable[str],
+        attributes: Mapping[str, Value | Iterable[Value]],
+        transaction: bytes | None = None,
+    ) -> int:
+        """Send an add (queued in ``transaction`` if given); returns the message id."""
+        entry = {"objectClass": list(object_classes), **attributes}
+        return self._send(lambda message_id: encode_add_request(message_id, dn, entry, transaction))
+
+    def modify(
+        self, dn: str, changes: Mapping[str, list[tuple[str, list[str]]]], controls: Sequence[Control] = ()
+    ) -> int:
+        """Send a modify in ldap3's change format ``{attribute: [(MODIFY_*, values)]}``."""
+        request = modify_operation(dn, dict(changes), True, schema=None, validator=None, check_names=False)
+        return self._send_ldap3("modifyRequest", request, controls)
+
+    def modify_dn(self, dn: str, relative_dn: str, new_superior: str) -> int:
+        """Send a move/rename (old RDN deleted)."""
+        return self._send_ldap3("modDNRequest", modify_dn_operation(dn, relative_dn, True, new_superior))
+
+    def delete(self, dn: str) -> int:
+        return self._send_ldap3("delRequest", delete_operation(dn))
+
+    def extended(self, name: str, value: bytes | None = None) -> int:
+        request = tlv(
+            EXTENDED_REQUEST,
+            octets(name, REQUEST_NAME) + (octets(value, REQUEST_VALUE) if value is not None else b""),
+        )
+        return self._send(lambda message_id: tlv(SEQUENCE, integer(message_id) + request))
+
+    def answer(self, message_id: int) -> Answer:
+        """Read answers until the one to ``message_id`` has arrived; return it."""
+        while message_id not in self.answers:
+            data, answered, start, _end = self.reader.next()
+            operation, content, operation_end = header(data, start)
+            if answered == 0:  # unsolicited notification, e.g. the server shuts down
+                found = parse_result(data, content, operation_end)
+                raise DirectoryError(f"the directory server ended the session: {found.explain()}")
+            if operation not in RESULT_TYPES:
+                raise DirectoryError(f"unexpected answer type {operation:#x} to request {answered}")
+            self.answers[answered] = parse_result(data, content, operation_end)
+        return self.answers.pop(message_id)
+
+    def start_transaction(self) -> bytes | None:
+        """Start an RFC 5805 transaction; its identifier, or None if the server refused."""
+        found = self.answer(self.extended(START_TRANSACTION))
+        return (found.value or b"") if found.ok else None
+
+    def end_transaction(self, transaction: bytes, *, commit: bool) -> tuple[bool, str]:
+        """Commit (or abort) a transaction: (committed, server message). Nothing is applied unless True."""
+        flag = b"" if commit else b"\x01\x01\x00"  # commit is the DEFAULT TRUE and is left out
+        found = self.answer(self.extended(END_TRANSACTION, tlv(SEQUENCE, flag + octets(transaction))))
+        return commit and found.ok, found.explain()
+
+
+def offers_transactions(connection: ldap3.Connection) -> bool:
+    """True if the server's root DSE lists both the start and the end transaction operations."""
+    ok, _result, response, _request = connection.search(
+        "", "(objectClass=*)", ldap3.BASE, attributes=["supportedExtension"]
+    )
+    if not ok or not response:
+        return False
+    offered = {str(v) for v in response[0]["attributes"].get("supportedExtension") or []}
+    return {START_TRANSACTION, END_TRANSACTION} <= offered
