@@ -131,10 +131,9 @@ def connect(
         user=settings.bind_dn,
         password=password,
         client_strategy=strategy,
-        # ldap3's ASYNC receiver thread busy-loops forever after unbind when a receive timeout is set (it
-        # retries recv on the closed socket), starving every other thread of the GIL; ASYNC callers bound
-        # each wait with get_response's own timeout instead.
-        receive_timeout=None if strategy == ldap3.ASYNC else max(1, int(settings.timeout * 6)),
+        # bounds every wait for an answer, schulit's own pipelined writes and bulk reads included (schulit
+        # uses no ASYNC connection: its receiver thread spins after unbind when this timeout is set)
+        receive_timeout=max(1, int(settings.timeout * 6)),
         raise_exceptions=False,
         check_names=not bulk_read,
         auto_bind=ldap3.AUTO_BIND_NONE,

@@ -17,8 +17,6 @@ ADD_REQUEST = 0x68  # [APPLICATION 8], constructed
 CONTROLS = 0xA0  # [0], constructed
 TRANSACTION_SPECIFICATION = "1.3.6.1.1.21.2"  # RFC 5805
 
-__all__ = ["Value", "encode_add_request"]
-
 
 def _values(value: Value | Iterable[Value]) -> list[Value]:
     if isinstance(value, str | bytes | int):

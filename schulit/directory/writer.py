@@ -26,8 +26,8 @@ from ldap3.protocol.convert import build_controls_list
 from ldap3.protocol.rfc4511 import LDAPMessage, MessageID, ProtocolOp
 from ldap3.utils.asn1 import encode
 
-from schulit.directory.ber import SEQUENCE, MessageReader, as_int, header, integer, octets, text, tlv
-from schulit.directory.fastadd import Value, encode_add_request
+from schulit.directory.ber import SEQUENCE, MessageReader, Value, as_int, header, integer, octets, text, tlv
+from schulit.directory.fastadd import encode_add_request
 from schulit.errors import DirectoryError
 
 RESULT_TYPES = {0x61, 0x67, 0x69, 0x6B, 0x6D, 0x78}  # bind, modify, add, delete, modify DN, extended response
