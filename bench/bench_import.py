@@ -1,6 +1,6 @@
 """Initial import of N accounts into a durable slapd: schulit's sync vs ldapadd of the very same entries.
 
-    python bench/bench_import.py [--pupils 10000] [--hash crypt-sha512|ssha]
+    python bench/bench_import.py [--pupils 10000] [--hash crypt-sha512|ssha] [--transactions]
 
 Both runs go to a fresh, durable (fsync) slapd on loopback, in this one process run. schulit's time covers
 everything an admin waits for: reading the rosters, reading the directory, planning, generating and hashing
@@ -29,6 +29,7 @@ def main() -> int:
     parser.add_argument("--pupils", type=int, default=10000)
     parser.add_argument("--schools", type=int, default=10)
     parser.add_argument("--hash", default="crypt-sha512", choices=["crypt-sha512", "ssha"])
+    parser.add_argument("--transactions", action="store_true", help="directory.transactions = true")
     args = parser.parse_args()
     results: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="schulit-bench-") as tmp:
@@ -37,7 +38,14 @@ def main() -> int:
         reference = Slapd(root / "slapd-ldapadd", base_dn="dc=bench,dc=example", durable=True).start()
         try:
             inventory = load_inventory(
-                write_county(root / "inventory", ours, args.pupils, args.schools, hash_scheme=args.hash)
+                write_county(
+                    root / "inventory",
+                    ours,
+                    args.pupils,
+                    args.schools,
+                    hash_scheme=args.hash,
+                    transactions=args.transactions,
+                )
             )
             settings = apply_env_overrides(inventory.directory, {})
             with timed("schulit", results):
@@ -51,7 +59,9 @@ def main() -> int:
             ours.stop()
             reference.stop()
     ratio = results["schulit"] / results["ldapadd"]
-    print(f"entries written:           {entries} ({args.pupils} accounts + groups + OUs), hash {args.hash}")
+    mode = "in transactions" if args.transactions else "one by one (pipelined)"
+    print(f"entries written:           {entries} ({args.pupils} accounts + groups + OUs)")
+    print(f"hash, writes:              {args.hash}, {mode}")
     print(f"ldapadd (same entries):    {results['ldapadd']:.2f} s  ({entries / results['ldapadd']:.0f}/s)")
     print(f"schulit accounts sync:     {results['schulit']:.2f} s  ({entries / results['schulit']:.0f}/s)")
     print(f"ratio schulit / ldapadd:   {ratio:.2f}  (target <= 1.2)")

@@ -57,7 +57,9 @@ LAST = [
 ]
 
 
-def write_county(root: Path, slapd: Slapd, pupils: int, schools: int, *, hash_scheme: str) -> Path:
+def write_county(
+    root: Path, slapd: Slapd, pupils: int, schools: int, *, hash_scheme: str, transactions: bool = False
+) -> Path:
     """An inventory with ``schools`` schools sharing ``pupils`` pupils (UTF-8 CSV rosters)."""
     (root / "schools").mkdir(parents=True, exist_ok=True)
     (root / "rosters").mkdir(exist_ok=True)
@@ -74,6 +76,7 @@ bind_dn = "{slapd.bind_dn}"
 password_file = "{slapd.password_file}"
 allow_plaintext_loopback = true
 timeout = 60
+transactions = {"true" if transactions else "false"}
 
 [numbers]
 uid_first = 100000

@@ -55,7 +55,7 @@ class DirectorySettings:
     start_tls: bool = False
     allow_plaintext_loopback: bool = False
     timeout: float = 10.0
-    transactions: bool = True  # commit new accounts in RFC 5805 transactions where the server offers them
+    transactions: bool = False  # new accounts in RFC 5805 transactions (README: a slapd 2.5 crash)
 
 
 @dataclass(frozen=True)
@@ -478,7 +478,7 @@ def _load_directory(table: _Table, root: Path) -> DirectorySettings:
         start_tls=table.boolean("start_tls", False),
         allow_plaintext_loopback=table.boolean("allow_plaintext_loopback", False),
         timeout=table.number("timeout", 10.0, low=0.1, high=600),
-        transactions=table.boolean("transactions", True),
+        transactions=table.boolean("transactions", False),
     )
     table.done()
     return settings

@@ -250,8 +250,23 @@ def apply_plan(
 
     The writer's socket is then used by ``PipelinedWriter`` only, from this thread only.
     """
-    result = ApplyResult()
     wire = PipelinedWriter(writer)
+    try:
+        return _apply(plan, inventory, reader, wire, audit, progress)
+    except BaseException:
+        wire.abandon()  # no unbind into a running commit
+        raise
+
+
+def _apply(
+    plan: Plan,
+    inventory: Inventory,
+    reader: ldap3.Connection,
+    wire: PipelinedWriter,
+    audit: AuditLog,
+    progress: Callable[[int], None] | None,
+) -> ApplyResult:
+    result = ApplyResult()
     pipeline = _Pipeline(wire, result, audit)
     changes = plan.pending
     today = plan.today.isoformat()

@@ -13,6 +13,8 @@ and binds the connection, and unbinds it.
 
 from __future__ import annotations
 
+import contextlib
+import socket
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -83,11 +85,25 @@ class PipelinedWriter:
         self.connection = connection
         self.reader = MessageReader(connection)
         self.answers: dict[int, Answer] = {}
+        self.outstanding: set[int] = set()
 
     def _send(self, build: Any) -> int:
         message_id = self.connection.server.next_message_id()
+        self.outstanding.add(message_id)
         self.connection.socket.sendall(build(message_id))
         return message_id
+
+    def abandon(self) -> None:
+        """After a failure: close the socket at once, without an unbind, if answers are still due.
+
+        slapd 2.5.13 crashed (the whole server) when an unbind arrived while a transaction's commit was
+        still running, which is where a timed-out or interrupted run would otherwise send one.
+        """
+        if self.outstanding:
+            with contextlib.suppress(OSError):
+                self.connection.socket.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):
+                self.connection.socket.close()
 
     def _send_ldap3(self, kind: str, request: Any, controls: Sequence[Control] | None = None) -> int:
         def build(message_id: int) -> bytes:
@@ -143,6 +159,7 @@ class PipelinedWriter:
             if operation not in RESULT_TYPES:
                 raise DirectoryError(f"unexpected answer type {operation:#x} to request {answered}")
             self.answers[answered] = parse_result(data, content, operation_end)
+            self.outstanding.discard(answered)
         return self.answers.pop(message_id)
 
     def start_transaction(self) -> bytes | None:

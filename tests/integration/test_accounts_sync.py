@@ -639,6 +639,9 @@ def counted_transactions(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
 def test_new_accounts_go_in_transactions_and_a_refused_batch_entry_by_entry(
     county: County, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    config = county.root / "county.toml"
+    flag = "allow_plaintext_loopback = true"
+    config.write_text(config.read_text().replace(flag, f"{flag}\ntransactions = true"))
     assert county.sync().exit_code == 0  # the OUs exist, so an entry can be made in one by hand below
     audit_file = county.root / "audit.jsonl"
     earlier = len(audit_file.read_text().splitlines())
@@ -676,13 +679,9 @@ def test_new_accounts_go_in_transactions_and_a_refused_batch_entry_by_entry(
     assert added == sorted(c.dn for c in created), "one audit line per account written, none for the refused"
 
 
-def test_without_transactions_new_accounts_are_written_one_by_one(
+def test_by_default_new_accounts_are_written_one_by_one(
     county: County, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    config = county.root / "county.toml"
-    settings = config.read_text()
-    flag = "allow_plaintext_loopback = true"
-    config.write_text(settings.replace(flag, f"{flag}\ntransactions = false"))
     big_school(county, 300)
     outcomes = counted_transactions(monkeypatch)
     assert county.sync().exit_code == 0

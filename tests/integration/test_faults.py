@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -213,6 +214,39 @@ def test_directory_killed_midway_fails_clearly_and_the_next_run_converges(
     slapd.start()  # same data folder and port
     partial = count_accounts(county)
     assert reached <= partial < PUPILS, partial
+    rerun = county.sync("--lock-timeout", "0")
+    assert rerun.exit_code == 0, rerun.output
+    assert_converged(county, clean_dump)
+
+
+def test_directory_hung_midway_times_out_clearly_and_the_next_run_converges(
+    big_county: County, tmp_path: Path, clean_dump: list[str]
+) -> None:
+    """A slapd that stops answering (SIGSTOP: connections stay open, nothing comes back) must not hang
+    the nightly run: the wait for an answer is bounded (6 × directory.timeout).
+
+    With ``transactions = true`` this very test made slapd 2.5.13 segfault (the connection closed while a
+    transaction's commit was pending): why transactions are off by default."""
+    county, slapd = big_county, big_county.slapd
+    config = county.root / "county.toml"
+    flag = "allow_plaintext_loopback = true"
+    config.write_text(config.read_text().replace(flag, f"{flag}\ntimeout = 1\ntransactions = false"))
+    run = start(county.root, "first", "accounts", "sync", "--yes")
+    wait_for_accounts(county, PUPILS * 3 // 10, run)
+    server = slapd.pid()
+    assert server is not None
+    os.kill(server, signal.SIGSTOP)
+    try:
+        code = run.wait(timeout=60)
+    finally:
+        os.kill(server, signal.SIGCONT)
+    stderr = run.err()
+    assert code == 1, (code, stderr)
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert "Traceback" not in stderr and len(lines) == 1, stderr
+    assert lines[0].startswith("schulit: error: ") and "timed out" in lines[0], lines[0]
+    assert_lock_is_free(tmp_path / "schulit.lock")
+
     rerun = county.sync("--lock-timeout", "0")
     assert rerun.exit_code == 0, rerun.output
     assert_converged(county, clean_dump)
