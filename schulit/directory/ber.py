@@ -1,20 +1,31 @@
-"""The little BER (X.690) that schulit's own LDAP encoding and decoding needs, and a message reader.
+"""LDAP messages on the wire: the little BER (X.690) schulit encodes and decodes itself, the encoding of
+requests ldap3 builds, LDAPResult parsing, and a reader of whole messages off a socket.
 
 Definite lengths only (all LDAP uses); tags are single bytes (all of LDAP's are).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
 import ldap3
+from ldap3.core.results import RESULT_CODES
+from ldap3.protocol.convert import build_controls_list
+from ldap3.protocol.rfc4511 import LDAPMessage, MessageID, ProtocolOp
+from ldap3.utils.asn1 import encode
 
 from schulit.errors import DirectoryError
 
 Value = str | bytes | int
+Control = tuple[str, bool, Any]  # ldap3's (OID, criticality, value)
 INTEGER = 0x02
 OCTET_STRING = 0x04
-ENUMERATED = 0x0A
 SEQUENCE = 0x30
 SET = 0x31
+CONTROLS = 0xA0  # [0], constructed, after the protocol operation
+RESPONSE_VALUE = 0x8B  # [11] of an ExtendedResponse
 READ_SIZE = 256 * 1024
 
 
@@ -70,6 +81,51 @@ def text(raw: bytes) -> str:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         return raw.decode("latin-1")
+
+
+def ldap3_message(message_id: int, kind: str, request: Any, controls: Sequence[Control] = ()) -> bytes:
+    """The bytes of a request built by ldap3's operation builders (``kind``: e.g. ``"searchRequest"``)."""
+    message = LDAPMessage()
+    message["messageID"] = MessageID(message_id)
+    message["protocolOp"] = ProtocolOp().setComponentByName(kind, request)
+    if controls:
+        message["controls"] = build_controls_list(list(controls))
+    return bytes(encode(message))
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The LDAPResult of one request (and an extended operation's response value)."""
+
+    result: int
+    message: str = ""
+    value: bytes | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.result == 0
+
+    @property
+    def description(self) -> str:
+        return str(RESULT_CODES.get(self.result, f"result code {self.result}"))
+
+    def explain(self) -> str:
+        return f"{self.description} {self.message}".strip()
+
+
+def parse_result(data: bytes, start: int, end: int) -> Answer:
+    """LDAPResult components (and an ExtendedResponse's responseValue) from ``data[start:end]``."""
+    _tag, code_start, code_end = header(data, start)
+    _tag, _matched_start, matched_end = header(data, code_end)
+    _tag, message_start, message_end = header(data, matched_end)
+    value = None
+    position = message_end
+    while position < end:
+        tag, content, next_position = header(data, position)
+        if tag == RESPONSE_VALUE:
+            value = bytes(data[content:next_position])
+        position = next_position
+    return Answer(as_int(data[code_start:code_end]), text(data[message_start:message_end]), value)
 
 
 class MessageReader:

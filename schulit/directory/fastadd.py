@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from schulit.directory.ber import SEQUENCE, SET, Value, integer, octets, tlv
+from schulit.directory.ber import CONTROLS, SEQUENCE, SET, Value, integer, octets, tlv
 
 BOOLEAN_TRUE = b"\x01\x01\xff"
 ADD_REQUEST = 0x68  # [APPLICATION 8], constructed
-CONTROLS = 0xA0  # [0], constructed
 TRANSACTION_SPECIFICATION = "1.3.6.1.1.21.2"  # RFC 5805
 
 

@@ -17,19 +17,23 @@ from collections.abc import Iterator
 
 import ldap3
 from ldap3.operation.search import search_operation
-from ldap3.protocol.convert import build_controls_list
 from ldap3.protocol.rfc2696 import paged_search_control
-from ldap3.protocol.rfc4511 import LDAPMessage, MessageID, ProtocolOp
-from ldap3.utils.asn1 import encode
 
-from schulit.directory.ber import MessageReader, as_int, header, text
+from schulit.directory.ber import (
+    CONTROLS,
+    OCTET_STRING,
+    MessageReader,
+    header,
+    ldap3_message,
+    parse_result,
+    text,
+)
 from schulit.errors import DirectoryError
 
 Entry = tuple[str, dict[str, list[str]]]
 SEARCH_RESULT_ENTRY = 0x64  # [APPLICATION 4], constructed
 SEARCH_RESULT_DONE = 0x65  # [APPLICATION 5], constructed
 SEARCH_RESULT_REFERENCE = 0x73  # [APPLICATION 19], constructed
-CONTROLS = 0xA0
 PAGED_RESULTS = b"1.2.840.113556.1.4.319"
 NO_SUCH_OBJECT = 32
 
@@ -65,7 +69,7 @@ def _paged_cookie(data: bytes, start: int, end: int) -> bytes:
             item = oid_end
             while item < next_position:
                 tag, item_start, item_end = header(data, item)
-                if tag == 0x04:  # controlValue: SEQUENCE { size INTEGER, cookie OCTET STRING }
+                if tag == OCTET_STRING:  # controlValue: SEQUENCE { size INTEGER, cookie OCTET STRING }
                     _tag, sequence, _end = header(data, item_start)
                     _tag, _size_start, size_end = header(data, sequence)
                     _tag, cookie_start, cookie_end = header(data, size_end)
@@ -88,24 +92,17 @@ def _request(
         base, search_filter, scope, ldap3.DEREF_NEVER, attributes, 0, 0, False, True, True,
         schema=None, validator=None, check_names=False,
     )
-    message = LDAPMessage()
-    message["messageID"] = MessageID(message_id)
-    message["protocolOp"] = ProtocolOp().setComponentByName("searchRequest", request)
-    message["controls"] = build_controls_list([paged_search_control(False, page_size, cookie)])
-    return bytes(encode(message))
+    paging = paged_search_control(False, page_size, cookie)
+    return ldap3_message(message_id, "searchRequest", request, [paging])
 
 
 def _done(data: bytes, start: int, end: int, message_end: int, base: str) -> bytes | None:
     """SearchResultDone → the paged-results cookie (b"" on the last page), None for a missing base."""
-    _tag, code_start, code_end = header(data, start)
-    code = as_int(data[code_start:code_end])
-    if code == NO_SUCH_OBJECT:
+    answer = parse_result(data, start, end)
+    if answer.result == NO_SUCH_OBJECT:
         return None
-    if code != 0:
-        _tag, _matched, matched_end = header(data, code_end)
-        _tag, text_start, text_end = header(data, matched_end)
-        detail = text(data[text_start:text_end])
-        raise DirectoryError(f"reading {base} failed: result code {code} {detail}".strip())
+    if not answer.ok:
+        raise DirectoryError(f"reading {base} failed: {answer.explain()}")
     if end < message_end:
         tag, controls_start, controls_end = header(data, end)
         if tag == CONTROLS:

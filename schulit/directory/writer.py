@@ -16,19 +16,26 @@ from __future__ import annotations
 import contextlib
 import socket
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import ldap3
-from ldap3.core.results import RESULT_CODES
 from ldap3.operation.delete import delete_operation
 from ldap3.operation.modify import modify_operation
 from ldap3.operation.modifyDn import modify_dn_operation
-from ldap3.protocol.convert import build_controls_list
-from ldap3.protocol.rfc4511 import LDAPMessage, MessageID, ProtocolOp
-from ldap3.utils.asn1 import encode
 
-from schulit.directory.ber import SEQUENCE, MessageReader, Value, as_int, header, integer, octets, text, tlv
+from schulit.directory.ber import (
+    SEQUENCE,
+    Answer,
+    Control,
+    MessageReader,
+    Value,
+    header,
+    integer,
+    ldap3_message,
+    octets,
+    parse_result,
+    tlv,
+)
 from schulit.directory.fastadd import encode_add_request
 from schulit.errors import DirectoryError
 
@@ -36,46 +43,8 @@ RESULT_TYPES = {0x61, 0x67, 0x69, 0x6B, 0x6D, 0x78}  # bind, modify, add, delete
 EXTENDED_REQUEST = 0x77  # [APPLICATION 23]
 REQUEST_NAME = 0x80  # [0]
 REQUEST_VALUE = 0x81  # [1]
-RESPONSE_VALUE = 0x8B  # [11]
 START_TRANSACTION = "1.3.6.1.1.21.1"  # RFC 5805
 END_TRANSACTION = "1.3.6.1.1.21.3"
-NOTICE_OF_DISCONNECTION = "1.3.6.1.4.1.1466.20036"
-Control = tuple[str, bool, Any]
-
-
-@dataclass(frozen=True)
-class Answer:
-    """The LDAPResult of one request (and an extended operation's response value)."""
-
-    result: int
-    message: str = ""
-    value: bytes | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.result == 0
-
-    @property
-    def description(self) -> str:
-        return str(RESULT_CODES.get(self.result, f"result code {self.result}"))
-
-    def explain(self) -> str:
-        return f"{self.description} {self.message}".strip()
-
-
-def parse_result(data: bytes, start: int, end: int) -> Answer:
-    """LDAPResult components (and an ExtendedResponse's responseValue) from ``data[start:end]``."""
-    _tag, code_start, code_end = header(data, start)
-    _tag, _matched_start, matched_end = header(data, code_end)
-    _tag, message_start, message_end = header(data, matched_end)
-    value = None
-    position = message_end
-    while position < end:
-        tag, content, next_position = header(data, position)
-        if tag == RESPONSE_VALUE:
-            value = bytes(data[content:next_position])
-        position = next_position
-    return Answer(as_int(data[code_start:code_end]), text(data[message_start:message_end]), value)
 
 
 class PipelinedWriter:
@@ -105,16 +74,8 @@ class PipelinedWriter:
             with contextlib.suppress(OSError):
                 self.connection.socket.close()
 
-    def _send_ldap3(self, kind: str, request: Any, controls: Sequence[Control] | None = None) -> int:
-        def build(message_id: int) -> bytes:
-            message = LDAPMessage()
-            message["messageID"] = MessageID(message_id)
-            message["protocolOp"] = ProtocolOp().setComponentByName(kind, request)
-            if controls:
-                message["controls"] = build_controls_list(list(controls))
-            return bytes(encode(message))
-
-        return self._send(build)
+    def _send_ldap3(self, kind: str, request: Any, controls: Sequence[Control] = ()) -> int:
+        return self._send(lambda message_id: ldap3_message(message_id, kind, request, controls))
 
     def add(
         self,
