@@ -15,7 +15,7 @@ import ipaddress
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,7 @@ ROSTER_FORMATS = ("csv", "oneroster")
 ROSTER_ROLES = ("pupil", "teacher", "mixed")
 HASH_SCHEMES = ("crypt-sha512", "ssha")
 ID_SCOPES = ("school", "county")
+DIRECTORY_FLAVOURS = ("openldap", "samba-ad")
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,8 @@ class DirectorySettings:
     allow_plaintext_loopback: bool = False
     timeout: float = 10.0
     transactions: bool = False  # new accounts in RFC 5805 transactions (README: a slapd 2.5 crash)
+    flavour: str = "openldap"  # or "samba-ad": Active Directory objects (schulit.accounts.flavour_ad)
+    realm: str = ""  # samba-ad: the Kerberos realm (default: the DC components of base_dn, upper case)
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,8 @@ class PasswordPolicy:
     length: int = 10
     hash_scheme: str = "crypt-sha512"
     delivery_dir: Path = Path("/var/lib/schulit/passwords")
+    change_at_first_logon: tuple[str, ...] = ("pupil", "teacher")  # samba-ad: roles with pwdLastSet = 0
+    never_expire: tuple[str, ...] = ("pupil",)  # samba-ad: roles whose password never expires
 
 
 @dataclass(frozen=True)
@@ -376,6 +381,8 @@ def load_inventory(root: Path | str) -> Inventory:
     )
     if "{first}" not in naming.scheme and "{f}" not in naming.scheme and "{last}" not in naming.scheme:
         naming_table.problem("scheme", "must contain {first}, {f} or {last}")
+    if directory.flavour == "samba-ad" and naming.max_length > 20:
+        naming_table.problem("max_length", "at most 20 with samba-ad (the limit of a Windows login)")
     naming_table.done()
 
     identity_table = top.table("identity")
@@ -416,6 +423,8 @@ def load_inventory(root: Path | str) -> Inventory:
         length=password_table.integer("length", 10, low=8, high=64),
         hash_scheme=password_table.string("hash", "crypt-sha512", choices=HASH_SCHEMES),
         delivery_dir=password_table.path("delivery_dir", root) or Path("/var/lib/schulit/passwords"),
+        change_at_first_logon=_roles_switch(password_table, "change_at_first_logon", ("pupil", "teacher")),
+        never_expire=_roles_switch(password_table, "never_expire", ("pupil",)),
     )
     password_table.done()
 
@@ -479,9 +488,46 @@ def _load_directory(table: _Table, root: Path) -> DirectorySettings:
         allow_plaintext_loopback=table.boolean("allow_plaintext_loopback", False),
         timeout=table.number("timeout", 10.0, low=0.1, high=600),
         transactions=table.boolean("transactions", False),
+        flavour=table.string("flavour", "openldap", choices=DIRECTORY_FLAVOURS),
+        realm=table.string("realm", ""),
     )
     table.done()
+    if settings.flavour == "samba-ad":
+        settings = _check_samba_ad(table, settings)
     return settings
+
+
+def _check_samba_ad(table: _Table, settings: DirectorySettings) -> DirectorySettings:
+    """AD needs an encrypted connection for passwords, and a realm (default: from the base DN)."""
+    if settings.url.startswith("ldap://") and not settings.start_tls:
+        table.problem("url", "samba-ad writes passwords (unicodePwd): use ldaps:// or start_tls = true")
+    realm = settings.realm
+    if not realm and settings.base_dn:
+        rdns = [part.strip() for part in settings.base_dn.split(",")]
+        parts = [rdn.split("=", 1)[1] for rdn in rdns if rdn.lower().startswith("dc=")]
+        realm = ".".join(parts).upper()
+        if not realm:
+            table.problem("realm", "set realm (the base DN has no DC= parts to derive it from)")
+    if realm and not re.fullmatch(r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*", realm):
+        table.problem("realm", f"{realm!r} is not a DNS-style realm like AD.EXAMPLE.ORG")
+    return replace(settings, realm=realm.upper())
+
+
+def _roles_switch(table: _Table, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    """``key = true|false`` (every role) or ``{pupil = true, teacher = false}``: the roles it is on for."""
+    expected = "true, false or {pupil = true|false, teacher = true|false}"
+    value = table._get(key, (bool, dict), expected, False, None)
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return ("pupil", "teacher") if value else ()
+    roles = []
+    for role, switch in value.items():
+        if role not in ("pupil", "teacher") or not isinstance(switch, bool):
+            table.problem(key, f"expected {expected}, got {role} = {switch!r}")
+        elif switch:
+            roles.append(role)
+    return tuple(roles)
 
 
 def _load_schools(root: Path, problems: list[str]) -> list[School]:

@@ -131,9 +131,13 @@ def _compute_plan(
     parallel = (
         settings is not None and (os.cpu_count() or 1) > 1 and len(desired.persons) >= PARALLEL_SCAN_FROM
     )
-    actual = read_directory(
-        connection, Layout(inventory.directory.base_dn), today, parallel_with=settings if parallel else None
-    )
+    layout = Layout(inventory.directory.base_dn)
+    if inventory.directory.flavour == "samba-ad":
+        from schulit.accounts import flavour_ad
+
+        actual = flavour_ad.read_directory(connection, layout, today)
+    else:
+        actual = read_directory(connection, layout, today, parallel_with=settings if parallel else None)
     return plan_changes(
         inventory, desired, actual, today, force=options.force, confirmed_renames=options.confirmed_renames
     )
@@ -193,7 +197,12 @@ def run_sync(
         stack.callback(disconnect, writer)
         audit = stack.enter_context(AuditLog(inventory.audit_log, command))
         with ProgressBar("writing directory", len(plan.pending)) as bar:
-            result = apply_plan(
+            apply = apply_plan
+            if inventory.directory.flavour == "samba-ad":
+                from schulit.accounts import flavour_ad
+
+                apply = flavour_ad.apply_plan
+            result = apply(
                 plan, inventory, reader, writer, audit, progress=bar.update if show_progress else None
             )
         return SyncOutcome(plan, result)

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import csv
+import stat
+from pathlib import Path
+from typing import Any
+
 import ldap3
 import pytest
+from click.testing import CliRunner, Result
+from ldap3.utils.conv import escape_filter_chars
 
+from schulit.cli import cli
 from schulit.devservers.samba_ad import SambaAD
 from schulit.directory import ad
 
@@ -49,3 +57,230 @@ def test_domain_policy_is_read_from_the_domain_object(samba_ad: SambaAD) -> None
     assert ad.satisfies(policy, password, "lea.mueller", "Lea Müller")
     assert not ad.satisfies(policy, "Xlea.mueller7", "lea.mueller", "Lea Müller")
     assert not ad.satisfies(policy, "abcdefgh12", "lea.mueller", "Lea Müller")
+
+
+# ---- schulit against the DC ------------------------------------------------------------------------------
+PUPIL_HEADER = "Interne ID-Nummer;Nachname;Vorname;Klasse;Geburtsdatum"
+TEACHER_HEADER = "Personalnummer;Nachname;Vorname"
+LOGON_ATTRIBUTES = {
+    "lastlogon",
+    "lastlogontimestamp",
+    "logoncount",
+    "badpwdcount",
+    "badpasswordtime",
+    "lockouttime",
+    "usnchanged",
+    "whenchanged",
+}
+
+
+class ADCounty:
+    """A small test county in a temp dir whose directory is the fixture DC, below its own OU."""
+
+    def __init__(self, root: Path, dc: SambaAD, base_dn: str, schools: tuple[str, ...] = ("gs-a", "gs-b")):
+        self.root = root
+        self.dc = dc
+        self.base_dn = base_dn
+        self.schools = schools
+        (root / "schools").mkdir(parents=True)
+        (root / "rosters").mkdir()
+        self.configure()
+        for school in schools:
+            (root / "schools" / f"{school}.toml").write_text(
+                f"""
+id = "{school}"
+name = "Schule {school}"
+type = "Grundschule"
+
+[[rosters]]
+path = "rosters/{school}-pupils.csv"
+role = "pupil"
+
+[[rosters]]
+path = "rosters/{school}-teachers.csv"
+role = "teacher"
+""",
+                encoding="utf-8",
+            )
+            self.pupils(school, [])
+            self.teachers(school, [])
+
+    def configure(self, passwords: str = "") -> None:
+        (self.root / "county.toml").write_text(
+            f"""
+[county]
+name = "Testkreis"
+short_name = "lk-test"
+
+[directory]
+flavour = "samba-ad"
+url = "{self.dc.ldaps_url}"
+base_dn = "{self.base_dn}"
+bind_dn = "{self.dc.admin_dn}"
+password_file = "{self.dc.password_file}"
+ca_file = "{self.dc.ca_file}"
+
+[identity]
+pupil_id_scope = "county"
+
+[passwords]
+delivery_dir = "{self.root / "passwords"}"
+{passwords}
+
+[audit]
+file = "{self.root / "audit.jsonl"}"
+""",
+            encoding="utf-8",
+        )
+
+    def pupils(self, school: str, rows: list[tuple[str, str, str, str]], encoding: str = "cp1252") -> None:
+        lines = [PUPIL_HEADER + ";"] + [
+            f"{i};{last};{first};{klasse};01.02.2015;" for i, last, first, klasse in rows
+        ]
+        (self.root / "rosters" / f"{school}-pupils.csv").write_bytes(
+            "\r\n".join(lines).encode(encoding) + b"\r\n"
+        )
+
+    def teachers(self, school: str, rows: list[tuple[str, str, str]]) -> None:
+        lines = [TEACHER_HEADER] + [f"{i};{last};{first}" for i, last, first in rows]
+        (self.root / "rosters" / f"{school}-teachers.csv").write_text(
+            "\n".join(lines) + "\n", encoding="utf-8-sig"
+        )
+
+    def run(self, *args: str) -> Result:
+        return CliRunner().invoke(cli, ["--inventory", str(self.root), *args], catch_exceptions=False)
+
+    def sync(self, *args: str) -> Result:
+        return self.run("accounts", "sync", "--yes", *args)
+
+    def user(self, login: str) -> dict[str, Any] | None:
+        """A user's attributes by sAMAccountName in the whole domain (lists of values; DN under "dn")."""
+        connection = self.dc.admin_connection()
+        connection.search(
+            self.dc.base_dn,
+            f"(&(objectClass=user)(sAMAccountName={escape_filter_chars(login)}))",
+            attributes=["*", "objectSid"],
+        )
+        entries = connection.response or []
+        connection.unbind()
+        found = [e for e in entries if e.get("type") == "searchResEntry"]
+        if not found:
+            return None
+        return {"dn": found[0]["dn"], **found[0]["raw_attributes"]}
+
+    def text(self, login: str, attribute: str) -> list[str]:
+        entry = self.user(login)
+        assert entry is not None, login
+        return [v.decode() for v in entry.get(attribute, [])]
+
+    def members(self, group: str) -> set[str]:
+        """sAMAccountNames of a group's members (resolved from the member DNs)."""
+        connection = self.dc.admin_connection()
+        connection.search(self.base_dn, f"(&(objectClass=group)(cn={escape_filter_chars(group)}))",
+                          attributes=["member"])  # fmt: skip
+        entries = [e for e in connection.response or [] if e.get("type") == "searchResEntry"]
+        names = set()
+        for member in entries[0]["attributes"].get("member", []) if entries else []:
+            connection.search(member, "(objectClass=*)", ldap3.BASE, attributes=["sAMAccountName"])
+            names.add(connection.response[0]["raw_attributes"]["sAMAccountName"][0].decode())
+        connection.unbind()
+        return names
+
+    def group(self, name: str) -> dict[str, Any] | None:
+        connection = self.dc.admin_connection()
+        connection.search(self.base_dn, f"(&(objectClass=group)(cn={escape_filter_chars(name)}))",
+                          attributes=["groupType", "sAMAccountName", "description", "member"])  # fmt: skip
+        entries = [e for e in connection.response or [] if e.get("type") == "searchResEntry"]
+        connection.unbind()
+        return entries[0]["raw_attributes"] if entries else None
+
+    def dump(self, base: str | None = None, *, logon_attributes: bool = True) -> list[str]:
+        """Every entry below ``base`` (default: schulit's base) with every attribute, sorted."""
+        connection = self.dc.admin_connection()
+        entries = connection.extend.standard.paged_search(
+            base or self.base_dn, "(objectClass=*)", attributes=["*", "+"], paged_size=500, generator=False
+        )
+        blocks = []
+        for entry in entries:
+            if entry.get("type") != "searchResEntry":
+                continue
+            user = b"user" in entry["raw_attributes"].get("objectClass", [])
+            lines = [
+                f"{name}: {value!r}"
+                for name, raw in entry["raw_attributes"].items()
+                if logon_attributes or not user or name.lower() not in LOGON_ATTRIBUTES
+                for value in sorted(raw)
+            ]
+            blocks.append(entry["dn"] + "\n" + "\n".join(sorted(lines)))
+        connection.unbind()
+        return sorted(blocks)
+
+    def deliveries(self) -> dict[str, dict[str, str]]:
+        rows = {}
+        for path in sorted((self.root / "passwords").glob("*/passwords-*.csv")):
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600
+            with path.open(encoding="utf-8") as handle:
+                for row in csv.DictReader(handle):
+                    rows[row["login"]] = row
+        return rows
+
+
+@pytest.fixture
+def ad_county(samba_ad: SambaAD, ad_base: str, tmp_path: Path) -> ADCounty:
+    county = ADCounty(tmp_path / "inventory", samba_ad, ad_base)
+    county.pupils(
+        "gs-a",
+        [
+            ("1001", "Müller", "Lea", "1a"),
+            ("1002", "Öztürk", "Emre", "1a"),
+            ("1003", "Weiß", "Jonas", "2b"),
+            ("1004", "Müller", "Lea", "2b"),  # a second Lea Müller: lea.mueller2
+            ("1005", "*)(sAMAccountName=*", "Eve", "2b"),
+            ("1006", "Klein, jun.+\\", "Karl", "2b"),
+        ],
+    )
+    county.teachers("gs-a", [("T1", "Schröder", "Anja")])
+    county.pupils("gs-b", [("2001", "Wąsowski", "Łukasz", "3c")], encoding="utf-8")
+    county.teachers("gs-b", [("T1", "Schröder", "Anja"), ("T2", "Nguyễn", "Thị Ánh")])
+    return county
+
+
+def test_ad_first_sync_creates_users_and_groups_then_changes_nothing(ad_county: ADCounty) -> None:
+    county = ad_county
+    builtins_before = county.dump(f"CN=Users,{county.dc.base_dn}", logon_attributes=False)
+    builtins_before += county.dump(f"CN=Builtin,{county.dc.base_dn}", logon_attributes=False)
+    assert county.run("accounts", "plan").exit_code == 2
+
+    first = county.sync()
+    assert first.exit_code == 0, first.output
+    lea = county.user("lea.mueller")
+    assert lea is not None
+    assert lea["dn"] == f"CN=lea.mueller,OU=pupils,OU=gs-a,OU=schools,{county.base_dn}"
+    assert county.text("lea.mueller", "userPrincipalName") == ["lea.mueller@AD.LK-TEST.EXAMPLE"]
+    assert county.text("lea.mueller", "employeeNumber") == ["schulit:county:pupil:1001"]
+    assert county.text("lea.mueller", "sn") == ["Müller"] and county.text("lea.mueller", "ou") == ["1a"]
+    assert county.text("lea.mueller", "userAccountControl") == ["66048"]  # pupils: never expires
+    assert county.text("anja.schroeder", "userAccountControl") == ["512"]
+    assert county.text("anja.schroeder", "departmentNumber") == ["gs-a", "gs-b"]
+    assert county.text("lea.mueller", "pwdLastSet") == ["0"]  # change at first logon (default)
+    assert "userPassword" not in lea and "unicodePwd" not in lea
+    assert county.text("lea.mueller2", "employeeNumber") == ["schulit:county:pupil:1004"]
+    eve = [login for login, row in county.deliveries().items() if row["first_name"] == "Eve"]
+    assert eve and county.text(eve[0], "sn") == ["*)(sAMAccountName=*"]
+    assert county.members("gs-a-1a") == {"lea.mueller", "emre.oeztuerk"}
+    assert county.members("gs-a-2b") == {"jonas.weiss", "lea.mueller2", eve[0], "karl.kleinjun"}
+    assert county.members("all-pupils") >= {"lea.mueller", "lukasz.wasowski"}
+    assert county.group("gs-a-1a")["groupType"] == [str(ad.GROUP_GLOBAL).encode()]
+    assert county.group("all-teachers")["groupType"] == [str(ad.GROUP_UNIVERSAL).encode()]
+    assert county.members("all-teachers") == {"anja.schroeder", "thi.nguyen"}
+    for row in county.deliveries().values():
+        assert row["password"] not in first.output
+
+    again = county.run("accounts", "plan")
+    assert again.exit_code == 0 and "nothing to do" in again.output, again.output
+    before = county.dump()
+    assert county.sync().exit_code == 0
+    assert county.dump() == before  # uSNChanged included: nothing was written
+    builtins_after = county.dump(f"CN=Users,{county.dc.base_dn}", logon_attributes=False)
+    builtins_after += county.dump(f"CN=Builtin,{county.dc.base_dn}", logon_attributes=False)
+    assert builtins_after == builtins_before

@@ -1,0 +1,691 @@
+"""The Samba AD / Active Directory flavour: the same desired state and plan, written as AD objects.
+
+Mapping (``schulit.directory.ad`` has the AD facts):
+
+- a user ``CN=<login>`` in the school's ``OU=pupils|teachers``: ``sAMAccountName`` = login,
+  ``userPrincipalName`` = login@realm, ``employeeNumber`` = the identity key (the "made by schulit"
+  marker), ``employeeType`` role, ``departmentNumber`` schools, ``ou`` class, ``uidNumber``/``gidNumber``.
+  Created disabled (514), then one modify sets ``unicodePwd`` and enables it (512, +65536 where the role's
+  password never expires, ``pwdLastSet = 0`` where it must be changed at first logon).
+- deactivated: disabled bit + ``accountExpires`` = the day (the date is kept there); locked by an admin:
+  disabled bit + ``description: schulit:locked=<date>``; enabled again only when neither is left.
+- groups: ``group`` with ``groupType`` global security (school and class groups) or universal security
+  (county groups), ``sAMAccountName`` = cn, ``gidNumber``, ``description: schulit:managed``; members are
+  DNs. The plan speaks of logins; this module translates both ways.
+- purge deletes the user (AD drops its group memberships itself) and keeps the login reserved as an
+  ``organizationalRole`` below ``OU=schulit`` as for OpenLDAP.
+
+Entries without the marker (Administrator, Domain Users, computers, hand-made users) are read only to keep
+their names taken and are never written.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import ldap3
+from ldap3.utils.conv import escape_filter_chars
+from ldap3.utils.dn import escape_rdn, parse_dn
+
+from schulit.accounts.actual import first, home_school_of, marker_date, paged, values
+from schulit.accounts.apply import PERMISSIVE_MODIFY, ApplyResult
+from schulit.accounts.model import (
+    COUNTY_GROUPS,
+    GROUP_MARKER,
+    KEY_PREFIX,
+    LOCKED_PREFIX,
+    RESERVED_PREFIX,
+    ActualAccount,
+    ActualGroup,
+    Change,
+    DirectoryState,
+    Plan,
+)
+from schulit.audit import AuditLog
+from schulit.delivery import DeliveryRecord, write_delivery
+from schulit.directory import ad
+from schulit.directory.init import normalise_dn
+from schulit.directory.layout import MANAGED_DESCRIPTION, Layout
+from schulit.directory.writer import PipelinedWriter
+from schulit.errors import DirectoryError, SchulitError
+from schulit.inventory import Inventory
+
+USER_ATTRIBUTES = [
+    "sAMAccountName",
+    "employeeNumber",
+    "employeeType",
+    "givenName",
+    "sn",
+    "ou",
+    "departmentNumber",
+    "description",
+    "mail",
+    "uidNumber",
+    "gidNumber",
+    "userAccountControl",
+    "accountExpires",
+]
+GROUP_ATTRIBUTES = ["cn", "gidNumber", "member", "description"]
+USER_CLASSES = ["top", "person", "organizationalPerson", "user"]
+MANAGED_USERS = f"(&(objectClass=user)(employeeNumber={escape_filter_chars(KEY_PREFIX)}*))"
+WINDOW = 64
+UPDATE_ATTRIBUTES = {
+    "first_name": "givenName",
+    "last_name": "sn",
+    "class": "ou",
+    "email": "mail",
+    "schools": "departmentNumber",
+    "gid_number": "gidNumber",
+    "key": "employeeNumber",
+}
+Modification = dict[str, list[tuple[str, list[Any]]]]
+
+
+# ---- names -------------------------------------------------------------------------------------------------
+def user_dn(dn: str) -> str:
+    """The plan's account DN (``uid=<login>,...``) as an AD user's DN (``CN=<login>,...``)."""
+    attribute, rest = dn.split("=", 1)
+    return f"CN={rest}" if attribute.strip().lower() == "uid" else dn
+
+
+def user_rdn(login: str) -> str:
+    return f"CN={escape_rdn(login)}"
+
+
+def is_county_group(dn: str, layout: Layout) -> bool:
+    return normalise_dn(dn.split(",", 1)[1]) == normalise_dn(layout.county_groups_dn)
+
+
+# ---- reading ---------------------------------------------------------------------------------------------
+def parse_user(dn: str, attributes: dict[str, Any], layout: Layout) -> ActualAccount:
+    """One managed AD user as an ActualAccount."""
+    return ActualAccount(
+        dn=dn,
+        login=first(attributes, "sAMAccountName"),
+        key=first(attributes, "employeeNumber"),
+        role=first(attributes, "employeeType"),
+        first_name=first(attributes, "givenName"),
+        last_name=first(attributes, "sn"),
+        home_school=home_school_of(dn, layout),
+        schools=tuple(sorted(values(attributes, "departmentNumber"))),
+        class_name=first(attributes, "ou") or None,
+        email=first(attributes, "mail") or None,
+        uid_number=int(first(attributes, "uidNumber", "0") or 0),
+        gid_number=int(first(attributes, "gidNumber", "0") or 0),
+        deactivated_on=ad.filetime_date(first(attributes, "accountExpires")),
+        locked_on=marker_date(values(attributes, "description"), LOCKED_PREFIX),
+    )
+
+
+def _containers(connection: ldap3.Connection, base_dn: str) -> set[str]:
+    found = set()
+    for dn, _ in paged(
+        connection, base_dn, "(|(objectClass=organizationalUnit)(objectClass=domain))", ["1.1"]
+    ):
+        found.add(normalise_dn(dn))
+    return found
+
+
+def read_directory(connection: ldap3.Connection, layout: Layout, today: date) -> DirectoryState:
+    """Accounts and groups below the base; every sAMAccountName and uidNumber of the whole domain."""
+    domain_dn = ad.domain_dn_of(layout.base_dn)
+    state = DirectoryState(
+        accounts={},
+        groups={},
+        taken_logins=set(),
+        used_uid_numbers=set(),
+        used_gid_numbers=set(),
+        existing_dns=_containers(connection, layout.base_dn),
+    )
+    for _dn, attributes in paged(
+        connection, domain_dn, "(sAMAccountName=*)", ["sAMAccountName", "uidNumber", "gidNumber"]
+    ):
+        state.taken_logins.update(v.lower() for v in values(attributes, "sAMAccountName"))
+        for name, used in (("uidNumber", state.used_uid_numbers), ("gidNumber", state.used_gid_numbers)):
+            number = first(attributes, name)
+            if number.isdigit():
+                used.add(int(number))
+    login_of: dict[str, str] = {}
+    for dn, attributes in paged(connection, layout.base_dn, MANAGED_USERS, USER_ATTRIBUTES):
+        account = parse_user(dn, attributes, layout)
+        if account.key in state.accounts:
+            raise DirectoryError(
+                f"two entries carry the identity {account.key}: "
+                f"{state.accounts[account.key].dn} and {dn}; remove one by hand"
+            )
+        state.accounts[account.key] = account
+        login_of[normalise_dn(dn)] = account.login
+    for dn, attributes in paged(connection, layout.base_dn, "(objectClass=group)", GROUP_ATTRIBUTES):
+        gid_number = first(attributes, "gidNumber")
+        state.groups[dn.lower()] = ActualGroup(
+            dn=dn,
+            name=first(attributes, "cn"),
+            gid_number=int(gid_number) if gid_number.isdigit() else 0,
+            # a member that is no managed account stays as its DN: the plan then removes it
+            members={login_of.get(normalise_dn(member), member) for member in values(attributes, "member")},
+            managed=GROUP_MARKER in values(attributes, "description"),
+        )
+    for _dn, attributes in read_reservations(connection, layout):
+        until = marker_date(values(attributes, "description"), RESERVED_PREFIX)
+        if until is not None and until >= today:
+            state.taken_logins.add(first(attributes, "cn").lower())
+    return state
+
+
+def read_reservations(connection: ldap3.Connection, layout: Layout) -> Iterator[tuple[str, dict[str, Any]]]:
+    yield from paged(
+        connection, layout.system_dn, "(objectClass=organizationalRole)", ["cn", "description"], ldap3.LEVEL
+    )
+
+
+def check_logins(plan: Plan) -> list[str]:
+    """Problems with new logins as Windows logins (the naming rules normally rule them out already)."""
+    problems = []
+    for change in plan.changes:
+        if change.action == "create":
+            problem = ad.sam_account_name_problem(change.login)
+            if problem:
+                problems.append(f"{change.school}: {problem}")
+    return problems
+
+
+# ---- writing -----------------------------------------------------------------------------------------------
+class _Pipeline:
+    """Up to WINDOW requests in flight; each answer audited; a change counts as applied when its last
+    request succeeded and none before it failed (a user is an add and a modify)."""
+
+    def __init__(self, wire: PipelinedWriter, result: ApplyResult, audit: AuditLog):
+        self.wire = wire
+        self.result = result
+        self.audit = audit
+        self.in_flight: deque[tuple[int, Change | None, bool, str, str, list[str]]] = deque()
+        self.failed: set[int] = set()  # ids of changes with a failed request
+
+    def send(
+        self,
+        change: Change | None,
+        operation: str,
+        dn: str,
+        attributes: Iterable[str],
+        request: Callable[[], int],
+        *,
+        last: bool = True,
+    ) -> None:
+        """``last=False``: a first step of ``change`` that a later request completes."""
+        if len(self.in_flight) >= WINDOW:
+            self._collect_one()
+        try:
+            message_id = request()
+        except (OSError, ldap3.core.exceptions.LDAPException) as exc:
+            raise DirectoryError(f"directory connection lost while writing {dn}: {exc}") from None
+        self.in_flight.append((message_id, change, last, operation, dn, list(attributes)))
+
+    def _collect_one(self) -> None:
+        message_id, change, last, operation, dn, attributes = self.in_flight.popleft()
+        try:
+            answer = self.wire.answer(message_id)
+        except OSError as exc:
+            raise DirectoryError(f"directory connection lost while writing {dn}: {exc}") from None
+        if answer.ok:
+            self.audit.record(operation, dn, attributes)
+            if change is not None and last and id(change) not in self.failed:
+                self.result.applied.append(change)
+        elif change is None or id(change) not in self.failed:
+            if change is not None:
+                self.failed.add(id(change))
+            self.result.failed.append((change or Change("modify", "", dn), answer.explain()))
+
+    def drain(self) -> None:
+        while self.in_flight:
+            self._collect_one()
+
+
+@dataclass
+class _Context:
+    inventory: Inventory
+    layout: Layout
+    reader: ldap3.Connection
+    pipeline: _Pipeline
+    today: date
+
+
+def _control_value(role: str, inventory: Inventory, *, disabled: bool) -> int:
+    value = ad.UAC_NORMAL
+    if role in inventory.passwords.never_expire:
+        value |= ad.UAC_DONT_EXPIRE
+    return value | ad.UAC_DISABLED if disabled else value
+
+
+def password_modification(role: str, password: str, inventory: Inventory) -> Modification:
+    """Set the password; the next logon must change it where the role's policy says so."""
+    modification: Modification = {"unicodePwd": [(ldap3.MODIFY_REPLACE, [ad.unicode_pwd(password)])]}
+    if role in inventory.passwords.change_at_first_logon:
+        modification["pwdLastSet"] = [(ldap3.MODIFY_REPLACE, ["0"])]
+    return modification
+
+
+def user_attributes(change: Change, inventory: Inventory) -> dict[str, Any]:
+    """Attributes of a new user, added disabled and without a password."""
+    details = change.details
+    full_name = f"{details['first_name']} {details['last_name']}"
+    attributes: dict[str, Any] = {
+        "sAMAccountName": change.login,
+        "userPrincipalName": f"{change.login}@{inventory.directory.realm}",
+        "givenName": details["first_name"],
+        "sn": details["last_name"],
+        "displayName": full_name,
+        "employeeNumber": details["key"],
+        "employeeType": details["role"],
+        "departmentNumber": details["schools"],
+        "uidNumber": str(details["uid_number"]),
+        "gidNumber": str(details["gid_number"]),
+        "userAccountControl": str(_control_value(details["role"], inventory, disabled=True)),
+    }
+    if details.get("class"):
+        attributes["ou"] = details["class"]
+    if details.get("email"):
+        attributes["mail"] = details["email"]
+    return attributes
+
+
+def update_modification(change: Change) -> Modification:
+    """The modify of an ``update`` plan entry (the CN is the login and stays; the display name follows)."""
+    modification: Modification = {}
+    for name, (_old, new) in change.details["changes"].items():
+        attribute = UPDATE_ATTRIBUTES.get(name)
+        if attribute is not None:
+            new_values = (
+                [] if new in (None, []) else [str(v) for v in (new if isinstance(new, list) else [new])]
+            )
+            modification[attribute] = [(ldap3.MODIFY_REPLACE, new_values)]
+        elif name == "cn":
+            modification["displayName"] = [(ldap3.MODIFY_REPLACE, [new])]
+    return modification
+
+
+def _read_control(reader: ldap3.Connection, dn: str) -> tuple[int, list[str], date | None]:
+    """(userAccountControl, descriptions, deactivation date) of one user, read now."""
+    ok, _result, response, _ = reader.search(
+        dn,
+        "(objectClass=user)",
+        ldap3.BASE,
+        attributes=["userAccountControl", "description", "accountExpires"],
+    )
+    if not ok or not response:
+        raise DirectoryError(f"cannot read {dn}")
+    attributes = response[0]["attributes"]
+    control = int(first(attributes, "userAccountControl", str(ad.UAC_NORMAL)) or ad.UAC_NORMAL)
+    return control, values(attributes, "description"), ad.filetime_date(first(attributes, "accountExpires"))
+
+
+def deactivate_modification(control: int, today: date) -> Modification:
+    return {
+        "userAccountControl": [(ldap3.MODIFY_REPLACE, [str(control | ad.UAC_DISABLED)])],
+        "accountExpires": [(ldap3.MODIFY_REPLACE, [str(ad.filetime(today))])],
+    }
+
+
+def reactivate_modification(control: int, locked: bool) -> Modification:
+    modification: Modification = {"accountExpires": [(ldap3.MODIFY_REPLACE, [str(ad.NEVER)])]}
+    if not locked:
+        modification["userAccountControl"] = [(ldap3.MODIFY_REPLACE, [str(control & ~ad.UAC_DISABLED)])]
+    return modification
+
+
+def apply_plan(
+    plan: Plan,
+    inventory: Inventory,
+    reader: ldap3.Connection,
+    writer: ldap3.Connection,
+    audit: AuditLog,
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> ApplyResult:
+    """Apply ``plan.pending`` to an AD: ``reader`` (SAFE_SYNC) looks up, ``writer`` (SYNC) is pipelined."""
+    wire = PipelinedWriter(writer)
+    try:
+        return _apply(plan, inventory, reader, wire, audit, progress or (lambda _n: None))
+    except BaseException:
+        wire.abandon()
+        raise
+
+
+def _apply(
+    plan: Plan,
+    inventory: Inventory,
+    reader: ldap3.Connection,
+    wire: PipelinedWriter,
+    audit: AuditLog,
+    tick: Callable[[int], None],
+) -> ApplyResult:
+    result = ApplyResult()
+    pipeline = _Pipeline(wire, result, audit)
+    layout = Layout(inventory.directory.base_dn)
+    context = _Context(inventory, layout, reader, pipeline, plan.today)
+    changes = plan.pending
+
+    def phase(*actions: str) -> list[Change]:
+        return [c for c in changes if c.action in actions]
+
+    for change in phase("container-create"):
+        name = parse_dn(change.dn, escape=False)[0][1]
+        attributes = {"ou": name, "description": MANAGED_DESCRIPTION}
+        pipeline.send(
+            change,
+            "add",
+            change.dn,
+            attributes,
+            lambda c=change, a=attributes: wire.add(c.dn, ["top", "organizationalUnit"], a),
+        )
+        pipeline.drain()  # parents before children
+    members: dict[str, tuple[set[str], set[str]]] = {}  # group DN -> (logins to add, to remove)
+    for change in phase("group-create"):
+        group_type = ad.GROUP_UNIVERSAL if is_county_group(change.dn, layout) else ad.GROUP_GLOBAL
+        name = parse_dn(change.dn, escape=False)[0][1]
+        attributes = {
+            "sAMAccountName": name,
+            "groupType": str(group_type),
+            "gidNumber": str(change.details["gid_number"]),
+            "description": GROUP_MARKER,
+        }
+        pipeline.send(
+            change,
+            "add",
+            change.dn,
+            attributes,
+            lambda c=change, a=attributes: wire.add(c.dn, ["top", "group"], a),
+        )
+        members[change.dn] = (set(change.details["members"]), set())
+    pipeline.drain()
+    tick(len(result.applied))
+    _write_creates(phase("create"), context, result, tick)
+    for change in phase("move"):
+        new_dn = user_dn(change.details["new_dn"])
+        superior = new_dn.split(",", 1)[1]
+        pipeline.send(
+            change,
+            "move",
+            change.dn,
+            [],
+            lambda c=change, s=superior: wire.modify_dn(c.dn, user_rdn(c.login), s),
+        )
+    pipeline.drain()
+    for change in phase("update"):
+        modification = update_modification(change)
+        dn = user_dn(change.dn)
+        if modification:
+            pipeline.send(change, "modify", dn, modification, lambda d=dn, m=modification: wire.modify(d, m))
+    pipeline.drain()
+    for change in phase("reactivate", "deactivate"):
+        dn = user_dn(change.dn)
+        control, descriptions, _since = _read_control(reader, dn)
+        if change.action == "deactivate":
+            modification = deactivate_modification(control, plan.today)
+        else:
+            locked = any(d.startswith(LOCKED_PREFIX) for d in descriptions)
+            modification = reactivate_modification(control, locked)
+        pipeline.send(change, "modify", dn, modification, lambda d=dn, m=modification: wire.modify(d, m))
+    pipeline.drain()
+    tick(len(result.applied))
+    for change in phase("group-update"):
+        members[change.dn] = (set(change.details["add"]), set(change.details["remove"]))
+    _write_members(members, phase("group-update"), context)
+    for change in phase("group-delete"):
+        pipeline.send(change, "delete", change.dn, [], lambda c=change: wire.delete(c.dn))
+    pipeline.drain()
+    tick(len(result.applied))
+    return result
+
+
+def _write_creates(
+    creates: list[Change], context: _Context, result: ApplyResult, tick: Callable[[int], None]
+) -> None:
+    """Passwords (meeting the domain's policy) → delivery files (0600) → add disabled → password + enable."""
+    if not creates:
+        return
+    inventory = context.inventory
+    policy = ad.read_domain_policy(context.reader, ad.domain_dn_of(inventory.directory.base_dn))
+    passwords = [
+        ad.policy_password(
+            policy,
+            inventory.passwords.length,
+            c.login,
+            f"{c.details['first_name']} {c.details['last_name']}",
+        )
+        for c in creates
+    ]
+    _deliver(inventory, creates, passwords, "new", result)
+    pipeline = context.pipeline
+    wire = pipeline.wire
+    for index, (change, password) in enumerate(zip(creates, passwords, strict=True)):
+        dn = user_dn(change.dn)
+        role = change.details["role"]
+        attributes = user_attributes(change, inventory)
+        pipeline.send(
+            change, "add", dn, attributes, lambda d=dn, a=attributes: wire.add(d, USER_CLASSES, a), last=False
+        )
+        modification = password_modification(role, password, inventory)
+        modification["userAccountControl"] = [
+            (ldap3.MODIFY_REPLACE, [str(_control_value(role, inventory, disabled=False))])
+        ]
+        pipeline.send(change, "modify", dn, modification, lambda d=dn, m=modification: wire.modify(d, m))
+        if index % 200 == 199:
+            tick(len(result.applied))
+    pipeline.drain()
+
+
+def _write_members(
+    members: dict[str, tuple[set[str], set[str]]], updates: list[Change], context: _Context
+) -> None:
+    """Group members as DNs: one modify per group (additions and removals), permissive as in OpenLDAP."""
+    if not any(add or remove for add, remove in members.values()):
+        return
+    dn_of = {
+        first(attributes, "sAMAccountName").lower(): dn
+        for dn, attributes in paged(context.reader, context.layout.base_dn, MANAGED_USERS, ["sAMAccountName"])
+    }
+    by_dn = {change.dn: change for change in updates}
+    pipeline = context.pipeline
+    for group, (add, remove) in sorted(members.items()):
+
+        def dns(logins: set[str]) -> list[str]:
+            # a value with "=" is a DN already (a member that is no managed account); logins never hold "="
+            return sorted(
+                v if "=" in v else dn_of[v.lower()] for v in logins if "=" in v or v.lower() in dn_of
+            )
+
+        modification: Modification = {}
+        if add:
+            modification["member"] = [(ldap3.MODIFY_ADD, dns(add))]
+        if remove:
+            modification.setdefault("member", []).append((ldap3.MODIFY_DELETE, dns(remove)))
+        modification = {k: [(op, v) for op, v in ops if v] for k, ops in modification.items()}
+        if not modification.get("member"):
+            continue
+        pipeline.send(
+            by_dn.get(group),
+            "modify",
+            group,
+            ["member"],
+            lambda g=group, m=modification: pipeline.wire.modify(g, m, [PERMISSIVE_MODIFY]),
+        )
+    pipeline.drain()
+
+
+def _deliver(
+    inventory: Inventory, accounts: list[Change], passwords: list[str], reason: str, result: ApplyResult
+) -> None:
+    issued_at = datetime.now(UTC).isoformat(timespec="seconds")
+    by_school: dict[str, list[DeliveryRecord]] = {}
+    for change, password in zip(accounts, passwords, strict=True):
+        school = inventory.school(change.school)
+        by_school.setdefault(school.id, []).append(
+            DeliveryRecord(
+                school_id=school.id,
+                school_name=school.name,
+                class_name=change.details.get("class") or "",
+                role=change.details["role"],
+                login=change.login,
+                first_name=change.details["first_name"],
+                last_name=change.details["last_name"],
+                password=password,
+                reason=reason,
+                issued_at=issued_at,
+            )
+        )
+    for school_id, records in sorted(by_school.items()):
+        path = write_delivery(inventory.passwords.delivery_dir, school_id, records)
+        if path is not None:
+            result.delivery_files.append(path)
+
+
+# ---- day-to-day operations ---------------------------------------------------------------------------------
+def _check(outcome: tuple[Any, ...], what: str) -> None:
+    ok, result, _response, _request = outcome
+    if not ok:
+        raise DirectoryError(f"{what}: {result.get('description')} {result.get('message', '')}".strip())
+
+
+def list_accounts(
+    connection: ldap3.Connection,
+    layout: Layout,
+    *,
+    school: str | None = None,
+    class_name: str | None = None,
+    state: str | None = None,
+) -> list[ActualAccount]:
+    """Managed users matching the filters, sorted by school, class, login."""
+    parts = [MANAGED_USERS]
+    if school:
+        parts.append(f"(departmentNumber={escape_filter_chars(school)})")
+    if class_name:
+        parts.append(f"(ou={escape_filter_chars(class_name)})")
+    search_filter = f"(&{''.join(parts)})"
+    accounts = [
+        parse_user(dn, a, layout)
+        for dn, a in paged(connection, layout.base_dn, search_filter, USER_ATTRIBUTES)
+    ]
+    if state:
+        accounts = [a for a in accounts if a.state == state or (state == "locked" and a.locked_on)]
+    return sorted(accounts, key=lambda a: (a.home_school, a.class_name or "", a.login))
+
+
+def find_account(connection: ldap3.Connection, layout: Layout, login: str) -> ActualAccount:
+    """The managed user with this login (searched in the whole domain), or a clear error."""
+    search_filter = f"(sAMAccountName={escape_filter_chars(login)})"
+    found = list(paged(connection, ad.domain_dn_of(layout.base_dn), search_filter, USER_ATTRIBUTES))
+    if not found:
+        raise SchulitError(f"no account with login {login!r}")
+    dn, attributes = found[0]
+    if not first(attributes, "employeeNumber").startswith(KEY_PREFIX) or not dn.lower().endswith(
+        layout.base_dn.lower()
+    ):
+        raise SchulitError(f"{dn} was not created by schulit; schulit leaves it alone")
+    return parse_user(dn, attributes, layout)
+
+
+def account_groups(connection: ldap3.Connection, layout: Layout, account: ActualAccount) -> list[str]:
+    """Names of the groups below the base that list the user as a member."""
+    search_filter = f"(&(objectClass=group)(member={escape_filter_chars(account.dn)}))"
+    return sorted(first(a, "cn") for _dn, a in paged(connection, layout.base_dn, search_filter, ["cn"]))
+
+
+def lock(connection: ldap3.Connection, account: ActualAccount, audit: AuditLog, today: date) -> bool:
+    """Disable by hand (kept across syncs); False if locked already."""
+    if account.locked_on is not None:
+        return False
+    control, _descriptions, _since = _read_control(connection, account.dn)
+    modification: Modification = {
+        "description": [(ldap3.MODIFY_REPLACE, [f"{LOCKED_PREFIX}{today.isoformat()}"])],
+        "userAccountControl": [(ldap3.MODIFY_REPLACE, [str(control | ad.UAC_DISABLED)])],
+    }
+    _check(connection.modify(account.dn, modification), f"locking {account.login}")
+    audit.record("modify", account.dn, list(modification))
+    return True
+
+
+def unlock(connection: ldap3.Connection, account: ActualAccount, audit: AuditLog) -> bool:
+    """Remove a hand lock; a deactivated user stays disabled. False if it was not locked."""
+    if account.locked_on is None:
+        return False
+    control, _descriptions, deactivated = _read_control(connection, account.dn)
+    modification: Modification = {"description": [(ldap3.MODIFY_REPLACE, [])]}
+    if deactivated is None:
+        modification["userAccountControl"] = [(ldap3.MODIFY_REPLACE, [str(control & ~ad.UAC_DISABLED)])]
+    _check(connection.modify(account.dn, modification), f"unlocking {account.login}")
+    audit.record("modify", account.dn, list(modification))
+    return True
+
+
+def reset_passwords(
+    connection: ldap3.Connection, inventory: Inventory, accounts: list[ActualAccount], audit: AuditLog
+) -> list[Path]:
+    """New passwords meeting the domain policy: delivery file (0600) first, then ``unicodePwd``; a
+    disabled user stays disabled."""
+    policy = ad.read_domain_policy(connection, ad.domain_dn_of(inventory.directory.base_dn))
+    passwords = [
+        ad.policy_password(policy, inventory.passwords.length, a.login, f"{a.first_name} {a.last_name}")
+        for a in accounts
+    ]
+    as_changes = [
+        Change(
+            "reset",
+            a.home_school,
+            a.dn,
+            a.login,
+            {"class": a.class_name, "role": a.role, "first_name": a.first_name, "last_name": a.last_name},
+        )
+        for a in accounts
+    ]
+    result = ApplyResult()
+    _deliver(inventory, as_changes, passwords, "reset", result)
+    for account, password in zip(accounts, passwords, strict=True):
+        modification = password_modification(account.role, password, inventory)
+        _check(connection.modify(account.dn, modification), f"resetting the password of {account.login}")
+        audit.record("modify", account.dn, list(modification))
+    return result.delivery_files
+
+
+def apply_purge(
+    connection: ldap3.Connection,
+    inventory: Inventory,
+    layout: Layout,
+    accounts: list[ActualAccount],
+    expired_reservations: list[str],
+    today: date,
+    audit: AuditLog,
+) -> list[str]:
+    """Delete the users (reserving their logins) and the expired reservations; return deleted DNs."""
+    until = today + timedelta(days=inventory.lifecycle.login_retention_days)
+    deleted = []
+    for account in accounts:
+        reservation = f"cn={escape_rdn(account.login)},{layout.system_dn}"
+        outcome = connection.add(
+            reservation,
+            ["top", "organizationalRole"],
+            {"cn": account.login, "description": f"{RESERVED_PREFIX}{until.isoformat()}"},
+        )
+        if not outcome[0] and outcome[1].get("description") != "entryAlreadyExists":
+            _check(outcome, f"reserving {account.login}")
+        audit.record("add", reservation, ["cn", "description"])
+        _check(connection.delete(account.dn), f"deleting {account.dn}")  # AD drops its memberships
+        audit.record("delete", account.dn)
+        deleted.append(account.dn)
+    for dn in expired_reservations:
+        _check(connection.delete(dn), f"deleting the expired reservation {dn}")
+        audit.record("delete", dn)
+        deleted.append(dn)
+    return deleted
+
+
+def count_accounts(connection: ldap3.Connection, layout: Layout, school: str) -> int:
+    search_filter = f"(&{MANAGED_USERS}(departmentNumber={escape_filter_chars(school)}))"
+    return sum(1 for _ in paged(connection, layout.base_dn, search_filter, ["1.1"]))
+
+
+__all__ = ["COUNTY_GROUPS", "apply_plan", "read_directory"]
