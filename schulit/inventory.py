@@ -106,7 +106,7 @@ class PasswordPolicy:
     hash_scheme: str = "crypt-sha512"
     delivery_dir: Path = Path("/var/lib/schulit/passwords")
     change_at_first_logon: tuple[str, ...] = ("pupil", "teacher")  # samba-ad: roles with pwdLastSet = 0
-    never_expire: tuple[str, ...] = ("pupil",)  # samba-ad: roles whose password never expires
+    never_expire: tuple[str, ...] = ()  # samba-ad: roles whose password never expires
 
 
 @dataclass(frozen=True)
@@ -424,8 +424,14 @@ def load_inventory(root: Path | str) -> Inventory:
         hash_scheme=password_table.string("hash", "crypt-sha512", choices=HASH_SCHEMES),
         delivery_dir=password_table.path("delivery_dir", root) or Path("/var/lib/schulit/passwords"),
         change_at_first_logon=_roles_switch(password_table, "change_at_first_logon", ("pupil", "teacher")),
-        never_expire=_roles_switch(password_table, "never_expire", ("pupil",)),
+        never_expire=_roles_switch(password_table, "never_expire", ()),
     )
+    for role in sorted(set(passwords.change_at_first_logon) & set(passwords.never_expire)):
+        password_table.problem(
+            "never_expire",
+            f"{role}: AD ignores 'change at first logon' (pwdLastSet = 0) while a password never expires; "
+            f"set change_at_first_logon = {{{role} = false}} or drop {role} here",
+        )
     password_table.done()
 
     ssh_table = top.table("ssh")

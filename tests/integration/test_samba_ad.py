@@ -259,7 +259,7 @@ def test_ad_first_sync_creates_users_and_groups_then_changes_nothing(ad_county: 
     assert county.text("lea.mueller", "userPrincipalName") == ["lea.mueller@AD.LK-TEST.EXAMPLE"]
     assert county.text("lea.mueller", "employeeNumber") == ["schulit:county:pupil:1001"]
     assert county.text("lea.mueller", "sn") == ["Müller"] and county.text("lea.mueller", "ou") == ["1a"]
-    assert county.text("lea.mueller", "userAccountControl") == ["66048"]  # pupils: never expires
+    assert county.text("lea.mueller", "userAccountControl") == ["512"]
     assert county.text("anja.schroeder", "userAccountControl") == ["512"]
     assert county.text("anja.schroeder", "departmentNumber") == ["gs-a", "gs-b"]
     assert county.text("lea.mueller", "pwdLastSet") == ["0"]  # change at first logon (default)
@@ -284,3 +284,98 @@ def test_ad_first_sync_creates_users_and_groups_then_changes_nothing(ad_county: 
     builtins_after = county.dump(f"CN=Users,{county.dc.base_dn}", logon_attributes=False)
     builtins_after += county.dump(f"CN=Builtin,{county.dc.base_dn}", logon_attributes=False)
     assert builtins_after == builtins_before
+
+
+def test_ad_letter_password_works_for_ldap_kerberos_and_smb_and_must_change_is_enforced(
+    ad_county: ADCounty,
+) -> None:
+    county = ad_county
+    dc = county.dc
+    county.configure("change_at_first_logon = false\nnever_expire = {pupil = true}")
+    assert county.sync().exit_code == 0
+    password = county.deliveries()["lea.mueller"]["password"]
+    assert county.text("lea.mueller", "pwdLastSet") != ["0"]
+    assert county.text("lea.mueller", "userAccountControl") == ["66048"]  # the password never expires
+    assert county.text("anja.schroeder", "userAccountControl") == ["512"]
+    bound = dc.bind(f"lea.mueller@{dc.realm}", password)
+    assert bound.bound, bound.result
+    bound.unbind()
+    assert dc.kinit("lea.mueller", password).ok
+    assert dc.smbclient("lea.mueller", password).ok
+    wrong = dc.bind(f"lea.mueller@{dc.realm}", password + "x")
+    assert not wrong.bound and ad.bind_reason(wrong.result["message"]) == "invalid credentials"
+    assert not dc.kinit("lea.mueller", password + "x").ok
+    assert "NT_STATUS_LOGON_FAILURE" in dc.smbclient("lea.mueller", password + "x").output
+
+    # with the default (change at first logon) a new pupil's letter password must be changed first
+    county.configure()
+    county.pupils("gs-b", [("2001", "Wąsowski", "Łukasz", "3c"), ("2002", "Yılmaz", "Elif", "3c")], "utf-8")
+    assert county.sync().exit_code == 0
+    elif_password = county.deliveries()["elif.yilmaz"]["password"]
+    assert county.text("elif.yilmaz", "pwdLastSet") == ["0"]
+    refused = dc.bind(f"elif.yilmaz@{dc.realm}", elif_password)
+    assert not refused.bound and ad.bind_reason(refused.result["message"]) == "password must be changed"
+    kinit = dc.kinit("elif.yilmaz", elif_password)
+    assert not kinit.ok and "Password expired" in kinit.output
+    assert "NT_STATUS_PASSWORD_MUST_CHANGE" in dc.smbclient("elif.yilmaz", elif_password).output
+    # the change Windows asks for at first logon, made with kinit; then all three take the new password
+    new_password = "Neu-" + elif_password[::-1]
+    changed = dc.kinit("elif.yilmaz", elif_password, new_password=new_password)
+    assert changed.ok, changed.output
+    assert dc.bind(f"elif.yilmaz@{dc.realm}", new_password).bound
+    assert dc.kinit("elif.yilmaz", new_password).ok
+    assert dc.smbclient("elif.yilmaz", new_password).ok
+    assert not dc.kinit("elif.yilmaz", elif_password).ok
+    assert county.run("accounts", "plan").exit_code == 0  # a changed password is no drift
+
+
+def test_ad_lifecycle_class_and_school_change_leaver_returner_and_safety_limit(ad_county: ADCounty) -> None:
+    county = ad_county
+    dc = county.dc
+    county.configure("change_at_first_logon = false")
+    assert county.sync().exit_code == 0
+    passwords = {login: row["password"] for login, row in county.deliveries().items()}
+    emre_sid = county.user("emre.oeztuerk")["objectSid"]
+
+    # class change, school change (gs-a -> gs-b), Jonas leaves
+    county.pupils("gs-a", [("1001", "Müller", "Lea", "2a"), ("1004", "Müller", "Lea", "2b")])
+    county.pupils(
+        "gs-b", [("2001", "Wąsowski", "Łukasz", "3c"), ("1002", "Öztürk", "Emre", "4a")], encoding="utf-8"
+    )
+    result = county.sync("--force", "--today", "2026-09-01")
+    assert result.exit_code == 0, result.output
+    assert county.text("lea.mueller", "ou") == ["2a"]
+    assert county.members("gs-a-2a") == {"lea.mueller"}
+    assert county.group("gs-a-1a") is None, "an empty class loses its group"
+    emre = county.user("emre.oeztuerk")
+    assert emre["dn"] == f"CN=emre.oeztuerk,OU=pupils,OU=gs-b,OU=schools,{county.base_dn}"
+    assert emre["objectSid"] == emre_sid, "the OU move keeps the SID"
+    assert county.members("gs-b-4a") == {"emre.oeztuerk"}
+    assert dc.kinit("emre.oeztuerk", passwords["emre.oeztuerk"]).ok
+
+    jonas = county.user("jonas.weiss")
+    assert int(jonas["userAccountControl"][0]) & ad.UAC_DISABLED
+    assert ad.filetime_date(jonas["accountExpires"][0].decode()).isoformat() == "2026-09-01"
+    assert "NT_STATUS_ACCOUNT_DISABLED" in dc.smbclient("jonas.weiss", passwords["jonas.weiss"]).output
+    assert "revoked" in dc.kinit("jonas.weiss", passwords["jonas.weiss"]).output
+    refused = dc.bind(f"jonas.weiss@{dc.realm}", passwords["jonas.weiss"])
+    assert not refused.bound and ad.bind_reason(refused.result["message"]) == "account disabled"
+    assert "jonas.weiss" not in county.members("gs-a-2b") | county.members("all-pupils")
+    assert county.run("accounts", "plan", "--today", "2026-09-02").exit_code == 0
+
+    # back before the grace period ends: same login, the old password works again
+    county.pupils(
+        "gs-a",
+        [("1001", "Müller", "Lea", "2a"), ("1004", "Müller", "Lea", "2b"), ("1003", "Weiß", "Jonas", "3b")],
+    )
+    assert county.sync("--today", "2026-10-01").exit_code == 0
+    assert county.text("jonas.weiss", "accountExpires") == [str(ad.NEVER)]
+    assert dc.smbclient("jonas.weiss", passwords["jonas.weiss"]).ok
+    assert county.members("gs-a-3b") == {"jonas.weiss"}
+
+    # a truncated export is stopped by the safety limit and writes nothing
+    before = county.dump()
+    county.pupils("gs-a", [("1001", "Müller", "Lea", "2a")])  # two of three missing
+    stopped = county.sync("--today", "2026-10-02")
+    assert stopped.exit_code == 3 and "SAFETY LIMIT" in stopped.output, stopped.output
+    assert county.dump() == before

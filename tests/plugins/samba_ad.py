@@ -1,13 +1,12 @@
 """pytest fixture: one real Samba AD domain controller per test session, on its own loopback address.
 
-Provisioned once (a few seconds to ~20 s) into a temp folder, started, and stopped with its whole process
-tree when the session ends; the folder is removed afterwards. Tests keep apart by working below their own
-OU (``ad_base``), so the DC needs no reset between tests.
+Provisioned once per session (a few seconds to ~20 s) into a temp folder and kept as a tarball; each test
+gets the DC restored to that fresh state and started, and stopped with its whole process tree afterwards.
+The folder is removed when the session ends.
 """
 
 from __future__ import annotations
 
-import itertools
 import shutil
 import socket
 import tempfile
@@ -19,7 +18,6 @@ import pytest
 from schulit.devservers.samba_ad import SambaAD
 
 CANDIDATE_ADDRESSES = [f"127.0.12.{n}" for n in range(1, 20)]
-_counter = itertools.count(1)
 
 
 def _free(address: str) -> bool:
@@ -41,8 +39,8 @@ def _require_samba() -> None:
 
 
 @pytest.fixture(scope="session")
-def samba_ad() -> Iterator[SambaAD]:
-    """A running Samba AD DC (realm AD.LK-TEST.EXAMPLE, domain LKTEST), Administrator's password 0600."""
+def samba_ad_snapshot() -> Iterator[tuple[SambaAD, Path]]:
+    """A DC provisioned once per session (stopped) and a tarball of its fresh state."""
     _require_samba()
     address = next((a for a in CANDIDATE_ADDRESSES if _free(a)), None)
     if address is None:
@@ -52,8 +50,8 @@ def samba_ad() -> Iterator[SambaAD]:
     dc = SambaAD(folder / "dc", address=address)
     try:
         dc.provision()
-        dc.start()
-        yield dc
+        dc.snapshot(folder / "fresh.tar")
+        yield dc, folder / "fresh.tar"
     finally:
         dc.stop()
         leftover = dc.processes()
@@ -62,6 +60,23 @@ def samba_ad() -> Iterator[SambaAD]:
 
 
 @pytest.fixture
+def samba_ad(samba_ad_snapshot: tuple[SambaAD, Path]) -> Iterator[SambaAD]:
+    """A running DC in its freshly provisioned state (realm AD.LK-TEST.EXAMPLE, domain LKTEST).
+
+    sAMAccountNames are unique in the whole domain, so every test gets the fresh domain back (the
+    snapshot is restored, ~1-2 s) instead of a corner of a shared one.
+    """
+    dc, tarball = samba_ad_snapshot
+    dc.restore(tarball)
+    dc.start()
+    try:
+        yield dc
+    finally:
+        dc.stop()
+    assert not dc.processes(), "Samba AD DC processes still running after stop"
+
+
+@pytest.fixture
 def ad_base(samba_ad: SambaAD) -> str:
-    """A DN below the domain that no other test uses (schulit creates it as an OU)."""
-    return f"OU=t{next(_counter)},{samba_ad.base_dn}"
+    """Where schulit works in the test domain (it creates the OU)."""
+    return f"OU=county,{samba_ad.base_dn}"
