@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +32,8 @@ import ldap3
 from ldap3.utils.conv import escape_filter_chars
 from ldap3.utils.dn import escape_rdn, parse_dn
 
-from schulit.accounts.actual import first, home_school_of, marker_date, paged, values
-from schulit.accounts.apply import PERMISSIVE_MODIFY, ApplyResult
+from schulit.accounts.apply import ApplyResult
 from schulit.accounts.model import (
-    COUNTY_GROUPS,
     GROUP_MARKER,
     KEY_PREFIX,
     LOCKED_PREFIX,
@@ -46,13 +44,15 @@ from schulit.accounts.model import (
     DirectoryState,
     Plan,
 )
+from schulit.accounts.ops import PurgePlan, account_json
+from schulit.accounts.rules import PasswordHolder, managed_counts, over_safety_limit, write_new_passwords
+from schulit.accounts.schema import PERMISSIVE_MODIFY, RESERVATION_CLASSES, home_school_of, marker_date
 from schulit.audit import AuditLog
-from schulit.delivery import DeliveryRecord, write_delivery
 from schulit.directory import ad
-from schulit.directory.init import normalise_dn
-from schulit.directory.layout import MANAGED_DESCRIPTION, Layout
+from schulit.directory.layout import MANAGED_DESCRIPTION, Layout, normalise_dn
+from schulit.directory.read import first, paged, values
 from schulit.directory.writer import PipelinedWriter
-from schulit.errors import DirectoryError, SchulitError
+from schulit.errors import DirectoryError, SafetyLimitError, SchulitError
 from schulit.inventory import Inventory
 
 USER_ATTRIBUTES = [
@@ -87,12 +87,6 @@ Modification = dict[str, list[tuple[str, list[Any]]]]
 
 
 # ---- names -------------------------------------------------------------------------------------------------
-def user_dn(dn: str) -> str:
-    """The plan's account DN (``uid=<login>,...``) as an AD user's DN (``CN=<login>,...``)."""
-    attribute, rest = dn.split("=", 1)
-    return f"CN={rest}" if attribute.strip().lower() == "uid" else dn
-
-
 def user_rdn(login: str) -> str:
     return f"CN={escape_rdn(login)}"
 
@@ -181,17 +175,6 @@ def read_reservations(connection: ldap3.Connection, layout: Layout) -> Iterator[
     yield from paged(
         connection, layout.system_dn, "(objectClass=organizationalRole)", ["cn", "description"], ldap3.LEVEL
     )
-
-
-def check_logins(plan: Plan) -> list[str]:
-    """Problems with new logins as Windows logins (the naming rules normally rule them out already)."""
-    problems = []
-    for change in plan.changes:
-        if change.action == "create":
-            problem = ad.sam_account_name_problem(change.login)
-            if problem:
-                problems.append(f"{change.school}: {problem}")
-    return problems
 
 
 # ---- writing -----------------------------------------------------------------------------------------------
@@ -365,7 +348,7 @@ def _apply(
 ) -> ApplyResult:
     result = ApplyResult()
     pipeline = _Pipeline(wire, result, audit)
-    layout = Layout(inventory.directory.base_dn)
+    layout = inventory.layout
     context = _Context(inventory, layout, reader, pipeline, plan.today)
     changes = plan.pending
 
@@ -405,7 +388,7 @@ def _apply(
     tick(len(result.applied))
     _write_creates(phase("create"), context, result, tick)
     for change in phase("move"):
-        new_dn = user_dn(change.details["new_dn"])
+        new_dn = change.details["new_dn"]
         superior = new_dn.split(",", 1)[1]
         pipeline.send(
             change,
@@ -417,12 +400,12 @@ def _apply(
     pipeline.drain()
     for change in phase("update"):
         modification = update_modification(change)
-        dn = user_dn(change.dn)
+        dn = change.dn
         if modification:
             pipeline.send(change, "modify", dn, modification, lambda d=dn, m=modification: wire.modify(d, m))
     pipeline.drain()
     for change in phase("reactivate", "deactivate"):
-        dn = user_dn(change.dn)
+        dn = change.dn
         control, descriptions, _since = _read_control(reader, dn)
         if change.action == "deactivate":
             modification = deactivate_modification(control, plan.today)
@@ -459,11 +442,22 @@ def _write_creates(
         )
         for c in creates
     ]
-    _deliver(inventory, creates, passwords, "new", result)
+    holders = [
+        PasswordHolder(
+            login=c.login,
+            role=c.details["role"],
+            first_name=c.details["first_name"],
+            last_name=c.details["last_name"],
+            class_name=c.details.get("class"),
+            school_id=c.school,
+        )
+        for c in creates
+    ]
+    result.delivery_files.extend(_deliver(inventory, holders, passwords, "new"))
     pipeline = context.pipeline
     wire = pipeline.wire
     for index, (change, password) in enumerate(zip(creates, passwords, strict=True)):
-        dn = user_dn(change.dn)
+        dn = change.dn
         role = change.details["role"]
         attributes = user_attributes(change, inventory)
         pipeline.send(
@@ -518,30 +512,12 @@ def _write_members(
 
 
 def _deliver(
-    inventory: Inventory, accounts: list[Change], passwords: list[str], reason: str, result: ApplyResult
-) -> None:
-    issued_at = datetime.now(UTC).isoformat(timespec="seconds")
-    by_school: dict[str, list[DeliveryRecord]] = {}
-    for change, password in zip(accounts, passwords, strict=True):
-        school = inventory.school(change.school)
-        by_school.setdefault(school.id, []).append(
-            DeliveryRecord(
-                school_id=school.id,
-                school_name=school.name,
-                class_name=change.details.get("class") or "",
-                role=change.details["role"],
-                login=change.login,
-                first_name=change.details["first_name"],
-                last_name=change.details["last_name"],
-                password=password,
-                reason=reason,
-                issued_at=issued_at,
-            )
-        )
-    for school_id, records in sorted(by_school.items()):
-        path = write_delivery(inventory.passwords.delivery_dir, school_id, records)
-        if path is not None:
-            result.delivery_files.append(path)
+    inventory: Inventory, holders: list[PasswordHolder], passwords: list[str], reason: str
+) -> list[Path]:
+    names = {school.id: school.name for school in inventory.schools}
+    return write_new_passwords(
+        inventory.passwords.delivery_dir, list(zip(holders, passwords, strict=True)), names, reason
+    )
 
 
 # ---- day-to-day operations ---------------------------------------------------------------------------------
@@ -589,8 +565,9 @@ def find_account(connection: ldap3.Connection, layout: Layout, login: str) -> Ac
     return parse_user(dn, attributes, layout)
 
 
-def account_groups(connection: ldap3.Connection, layout: Layout, account: ActualAccount) -> list[str]:
+def account_groups(connection: ldap3.Connection, layout: Layout, login: str) -> list[str]:
     """Names of the groups below the base that list the user as a member."""
+    account = find_account(connection, layout, login)
     search_filter = f"(&(objectClass=group)(member={escape_filter_chars(account.dn)}))"
     return sorted(first(a, "cn") for _dn, a in paged(connection, layout.base_dn, search_filter, ["cn"]))
 
@@ -632,60 +609,127 @@ def reset_passwords(
         ad.policy_password(policy, inventory.passwords.length, a.login, f"{a.first_name} {a.last_name}")
         for a in accounts
     ]
-    as_changes = [
-        Change(
-            "reset",
-            a.home_school,
-            a.dn,
-            a.login,
-            {"class": a.class_name, "role": a.role, "first_name": a.first_name, "last_name": a.last_name},
-        )
+    holders = [
+        PasswordHolder(a.login, a.role, a.first_name, a.last_name, a.class_name, a.home_school)
         for a in accounts
     ]
-    result = ApplyResult()
-    _deliver(inventory, as_changes, passwords, "reset", result)
+    files = _deliver(inventory, holders, passwords, "reset")
     for account, password in zip(accounts, passwords, strict=True):
         modification = password_modification(account.role, password, inventory)
         _check(connection.modify(account.dn, modification), f"resetting the password of {account.login}")
         audit.record("modify", account.dn, list(modification))
-    return result.delivery_files
+    return files
+
+
+def plan_purge(connection: ldap3.Connection, inventory: Inventory, layout: Layout, today: date) -> PurgePlan:
+    """What ``accounts purge`` would delete: users past the grace period, expired reservations."""
+    grace = timedelta(days=inventory.lifecycle.grace_days)
+    due = [
+        a
+        for a in list_accounts(connection, layout, state="deactivated")
+        if a.deactivated_on is not None and a.deactivated_on + grace <= today
+    ]
+    expired = []
+    for dn, attributes in read_reservations(connection, layout):
+        until = marker_date(values(attributes, "description"), RESERVED_PREFIX)
+        if until is not None and until < today:
+            expired.append(dn)
+    return PurgePlan(due, sorted(expired), today)
+
+
+def check_purge_limit(
+    plan: PurgePlan, inventory: Inventory, connection: ldap3.Connection, layout: Layout
+) -> None:
+    """Refuse to delete more per school than the safety limit allows (``--force`` skips this check)."""
+    per_school: dict[str, int] = {}
+    for account in plan.accounts:
+        per_school[account.home_school] = per_school.get(account.home_school, 0) + 1
+    managed = {
+        school_id: managed_counts(list_accounts(connection, layout, school=school_id)).get(school_id, 0)
+        for school_id in per_school
+    }
+    for school_id, (count, limit) in sorted(over_safety_limit(inventory.safety, per_school, managed).items()):
+        raise SafetyLimitError(
+            f"{school_id}: purge would delete {count} accounts, {managed.get(school_id, 0)} are active "
+            f"(limit {limit}); nothing deleted; run with --force if that is right"
+        )
 
 
 def apply_purge(
-    connection: ldap3.Connection,
-    inventory: Inventory,
-    layout: Layout,
-    accounts: list[ActualAccount],
-    expired_reservations: list[str],
-    today: date,
-    audit: AuditLog,
+    connection: ldap3.Connection, inventory: Inventory, layout: Layout, plan: PurgePlan, audit: AuditLog
 ) -> list[str]:
     """Delete the users (reserving their logins) and the expired reservations; return deleted DNs."""
-    until = today + timedelta(days=inventory.lifecycle.login_retention_days)
+    until = plan.today + timedelta(days=inventory.lifecycle.login_retention_days)
     deleted = []
-    for account in accounts:
+    for account in plan.accounts:
         reservation = f"cn={escape_rdn(account.login)},{layout.system_dn}"
         outcome = connection.add(
             reservation,
-            ["top", "organizationalRole"],
+            RESERVATION_CLASSES,
             {"cn": account.login, "description": f"{RESERVED_PREFIX}{until.isoformat()}"},
         )
         if not outcome[0] and outcome[1].get("description") != "entryAlreadyExists":
             _check(outcome, f"reserving {account.login}")
         audit.record("add", reservation, ["cn", "description"])
-        _check(connection.delete(account.dn), f"deleting {account.dn}")  # AD drops its memberships
+        _check(connection.delete(account.dn), f"deleting {account.dn}")  # AD drops its memberships itself
         audit.record("delete", account.dn)
         deleted.append(account.dn)
-    for dn in expired_reservations:
+    for dn in plan.expired_reservations:
         _check(connection.delete(dn), f"deleting the expired reservation {dn}")
         audit.record("delete", dn)
         deleted.append(dn)
     return deleted
 
 
-def count_accounts(connection: ldap3.Connection, layout: Layout, school: str) -> int:
-    search_filter = f"(&{MANAGED_USERS}(departmentNumber={escape_filter_chars(school)}))"
-    return sum(1 for _ in paged(connection, layout.base_dn, search_filter, ["1.1"]))
+def read_school_state(connection: ldap3.Connection, layout: Layout, school_id: str) -> dict[str, Any]:
+    """The template variable ``state`` of one school (``schulit.configs.facts``), read from the AD."""
+    from schulit.configs.facts import empty_state, person_fact
+
+    state = empty_state(school_id)
+    search_filter = f"(&{MANAGED_USERS}(departmentNumber={escape_filter_chars(school_id)}))"
+    accounts = [
+        parse_user(dn, a, layout)
+        for dn, a in paged(connection, layout.base_dn, search_filter, USER_ATTRIBUTES)
+    ]
+    login_of = {normalise_dn(a.dn): a.login for a in accounts}
+    role_groups = set(state["groups"].values())
+    prefix = f"{school_id}-"
+    for _dn, attributes in paged(
+        connection,
+        layout.container_dn(school_id, "groups"),
+        "(objectClass=group)",
+        GROUP_ATTRIBUTES,
+        ldap3.LEVEL,
+    ):
+        name = first(attributes, "cn")
+        if (
+            GROUP_MARKER in values(attributes, "description")
+            and name not in role_groups
+            and name.startswith(prefix)
+        ):
+            members = sorted(
+                login_of[m] for m in map(normalise_dn, values(attributes, "member")) if m in login_of
+            )
+            state["classes"].append({"name": name[len(prefix) :], "group": name, "members": members})
+    state["classes"].sort(key=lambda c: c["name"])
+    for account in sorted(accounts, key=lambda a: a.login):
+        if account.deactivated_on is None:
+            state["pupils" if account.role == "pupil" else "teachers"].append(person_fact(account))
+    return state
 
 
-__all__ = ["COUNTY_GROUPS", "apply_plan", "read_directory"]
+__all__ = [
+    "PurgePlan",
+    "account_json",
+    "apply_plan",
+    "apply_purge",
+    "check_purge_limit",
+    "find_account",
+    "list_accounts",
+    "lock",
+    "plan_purge",
+    "read_directory",
+    "read_school_state",
+    "reset_passwords",
+    "unlock",
+]

@@ -10,16 +10,24 @@
     │       └── ou=groups       cn=<school id>-<class>, cn=<school id>-pupils, cn=<school id>-teachers
     ├── ou=groups               county-wide groups (cn=all-teachers, cn=all-pupils)
     └── ou=schulit              bookkeeping: reserved logins of deleted accounts
+
+The samba-ad flavour uses the same tree; its accounts are ``CN=<login>`` (an AD user's RDN is its cn).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ldap3.utils.dn import escape_rdn
+from ldap3.utils.dn import escape_rdn, parse_dn
 
 SCHOOL_CONTAINERS = ("pupils", "teachers", "groups")
+ROLE_CONTAINERS = {"pupil": "pupils", "teacher": "teachers"}
 MANAGED_DESCRIPTION = "managed by schulit"
+
+
+def normalise_dn(dn: str) -> str:
+    """Lower-cased attr=value,... form of a DN, for comparing DNs."""
+    return ",".join(f"{attr.lower()}={value.lower()}" for attr, value, _ in parse_dn(dn, escape=True))
 
 
 @dataclass(frozen=True)
@@ -27,6 +35,7 @@ class Layout:
     """DNs of schulit's containers below ``base_dn``."""
 
     base_dn: str
+    flavour: str = "openldap"  # or "samba-ad" (schulit.accounts.flavour_ad)
 
     @property
     def schools_dn(self) -> str:
@@ -48,6 +57,16 @@ class Layout:
         if container not in SCHOOL_CONTAINERS:
             raise ValueError(f"unknown container {container!r}")
         return f"ou={container},{self.school_dn(school_id)}"
+
+    def group_dn(self, school_id: str | None, name: str) -> str:
+        """DN of a school group (``school_id`` given) or a county-wide group."""
+        parent = self.container_dn(school_id, "groups") if school_id else self.county_groups_dn
+        return f"cn={escape_rdn(name)},{parent}"
+
+    def account_dn(self, school_id: str, role: str, login: str) -> str:
+        """DN of an account in its home school's pupils or teachers OU."""
+        rdn = "CN" if self.flavour == "samba-ad" else "uid"
+        return f"{rdn}={escape_rdn(login)},{self.container_dn(school_id, ROLE_CONTAINERS[role])}"
 
     def base_containers(self, school_ids: list[str]) -> list[str]:
         """Every container DN schulit needs, parents before children."""
