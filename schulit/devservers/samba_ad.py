@@ -163,6 +163,9 @@ class SambaAD:
                     "\tload printers = no",
                     "\tprinting = bsd",
                     "\tprintcap name = /dev/null",
+                    # a reset password replaces the old one at once (Samba's default lets NTLM and LDAP
+                    # binds use the previous password for 60 minutes; README "Samba AD")
+                    "\told password allowed period = 0",
                 ]
         lines += ["", "[pupils]", f"\tpath = {self.share_dir}", "\tread only = no", ""]
         for folder in ("run", "log", "share"):

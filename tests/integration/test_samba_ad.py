@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import stat
 from pathlib import Path
 from typing import Any
@@ -379,3 +380,69 @@ def test_ad_lifecycle_class_and_school_change_leaver_returner_and_safety_limit(a
     stopped = county.sync("--today", "2026-10-02")
     assert stopped.exit_code == 3 and "SAFETY LIMIT" in stopped.output, stopped.output
     assert county.dump() == before
+
+    # Jonas leaves for good: purged after the grace period (90 days), his login stays reserved
+    county.pupils("gs-a", [("1001", "Müller", "Lea", "2a"), ("1004", "Müller", "Lea", "2b")])
+    assert county.sync("--force", "--today", "2026-10-02").exit_code == 0
+    shown = json.loads(county.run("accounts", "show", "jonas.weiss", "--json").output)
+    assert shown["state"] == "deactivated" and shown["delete_after"] == "2026-12-31"
+    # Eve and Karl left on 2026-09-01: due first; two of three at once is over the safety limit
+    over = county.run("accounts", "purge", "--yes", "--today", "2026-12-30")
+    assert over.exit_code == 3 and county.user("karl.kleinjun") is not None, over.output
+    early = county.run("accounts", "purge", "--yes", "--force", "--today", "2026-12-30")
+    assert early.exit_code == 0, early.output
+    assert county.user("karl.kleinjun") is None and county.user("jonas.weiss") is not None
+    purged = county.run("accounts", "purge", "--yes", "--today", "2026-12-31")
+    assert purged.exit_code == 0, purged.output
+    assert county.user("jonas.weiss") is None
+    county.pupils(
+        "gs-a",
+        [("1001", "Müller", "Lea", "2a"), ("1004", "Müller", "Lea", "2b"), ("1099", "Weiß", "Jonas", "1a")],
+    )
+    assert county.sync("--today", "2027-01-05").exit_code == 0
+    assert county.user("jonas.weiss") is None and county.user("jonas.weiss2") is not None
+    assert county.run("accounts", "plan", "--today", "2027-01-05").exit_code == 0
+
+
+def test_ad_lock_unlock_reset_password_and_hand_made_objects(ad_county: ADCounty) -> None:
+    county = ad_county
+    dc = county.dc
+    county.configure("change_at_first_logon = false")
+    admin = dc.admin_connection()
+    assert admin.add(f"{county.base_dn}", ["top", "organizationalUnit"], {})
+    assert admin.add(f"OU=schools,{county.base_dn}", ["top", "organizationalUnit"], {})
+    hand_dn = f"CN=Lea Hausmeister,OU=schools,{county.base_dn}"
+    assert admin.add(
+        hand_dn, ["top", "person", "organizationalPerson", "user"], {"sAMAccountName": "lea.mueller"}
+    )
+    admin.unbind()
+    hand_before = county.dump(hand_dn)
+    assert county.sync().exit_code == 0
+    assert county.dump(hand_dn) == hand_before
+    assert county.text("lea.mueller2", "employeeNumber") == ["schulit:county:pupil:1001"]
+    for login in ("lea.mueller", "Administrator", "krbtgt"):
+        refused = county.run("accounts", "lock", login)
+        assert refused.exit_code == 1 and "not created by schulit" in refused.output, (login, refused.output)
+
+    password = county.deliveries()["emre.oeztuerk"]["password"]
+    assert county.run("accounts", "lock", "emre.oeztuerk").exit_code == 0
+    assert "NT_STATUS_ACCOUNT_DISABLED" in dc.smbclient("emre.oeztuerk", password).output
+    assert county.run("accounts", "plan").exit_code == 0, "a lock is kept across syncs"
+    listed = json.loads(county.run("accounts", "list", "--state", "locked", "--json").output)
+    assert [a["login"] for a in listed] == ["emre.oeztuerk"]
+    assert county.run("accounts", "unlock", "emre.oeztuerk").exit_code == 0
+    assert dc.smbclient("emre.oeztuerk", password).ok
+
+    reset = county.run("accounts", "reset-password", "emre.oeztuerk")
+    assert reset.exit_code == 0, reset.output
+    new_password = county.deliveries()["emre.oeztuerk"]["password"]
+    assert new_password != password and new_password not in reset.output
+    assert dc.kinit("emre.oeztuerk", new_password).ok
+    assert dc.smbclient("emre.oeztuerk", new_password).ok
+    assert not dc.kinit("emre.oeztuerk", password).ok
+    assert not dc.bind(f"emre.oeztuerk@{dc.realm}", password).bound
+    assert "NT_STATUS_LOGON_FAILURE" in dc.smbclient("emre.oeztuerk", password).output
+    shown = json.loads(county.run("accounts", "show", "emre.oeztuerk", "--json").output)
+    assert shown["groups"] == ["all-pupils", "gs-a-1a", "gs-a-pupils"]
+    audit = (county.root / "audit.jsonl").read_text()
+    assert password not in audit and new_password not in audit and "unicodePwd" in audit
