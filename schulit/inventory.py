@@ -74,6 +74,7 @@ class DirectorySettings:
     transactions: bool = False  # new accounts in RFC 5805 transactions (README: a slapd 2.5 crash)
     flavour: str = "openldap"  # or "samba-ad": Active Directory objects (schulit.accounts.flavour_ad)
     realm: str = ""  # samba-ad: the Kerberos realm (default: the DC components of base_dn, upper case)
+    password_on_add: bool = False  # samba-ad: a new user's password in its add (Samba) instead of a modify
 
     @property
     def identity(self) -> str:
@@ -560,6 +561,7 @@ def _load_directory(table: _Table, root: Path) -> DirectorySettings:
         transactions=table.boolean("transactions", False),
         flavour=table.string("flavour", "openldap", choices=DIRECTORY_FLAVOURS),
         realm=table.string("realm", ""),
+        password_on_add=table.boolean("password_on_add", False),
     )
     table.done()
     if settings.flavour == "samba-ad":

@@ -428,7 +428,11 @@ def _apply(
 def _write_creates(
     creates: list[Change], context: _Context, result: ApplyResult, tick: Callable[[int], None]
 ) -> None:
-    """Passwords (meeting the domain's policy) → delivery files (0600) → add disabled → password + enable."""
+    """Passwords (meeting the domain's policy) → delivery files (0600) → add disabled → password + enable.
+
+    ``directory.password_on_add``: the add carries the password and the enabled state (Samba accepts it;
+    the issue's measurements say Microsoft AD takes ``unicodePwd`` only in a modify, hence not the default).
+    """
     if not creates:
         return
     inventory = context.inventory
@@ -460,6 +464,15 @@ def _write_creates(
         dn = change.dn
         role = change.details["role"]
         attributes = user_attributes(change, inventory)
+        if inventory.directory.password_on_add:  # one request and one transaction on the DC per user
+            attributes["userAccountControl"] = str(_control_value(role, inventory, disabled=False))
+            attributes["unicodePwd"] = ad.unicode_pwd(password)
+            if role in inventory.passwords.change_at_first_logon:
+                attributes["pwdLastSet"] = "0"
+            pipeline.send(
+                change, "add", dn, attributes, lambda d=dn, a=attributes: wire.add(d, USER_CLASSES, a)
+            )
+            continue
         pipeline.send(
             change, "add", dn, attributes, lambda d=dn, a=attributes: wire.add(d, USER_CLASSES, a), last=False
         )
