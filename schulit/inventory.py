@@ -75,6 +75,7 @@ class DirectorySettings:
     flavour: str = "openldap"  # or "samba-ad": Active Directory objects (schulit.accounts.flavour_ad)
     realm: str = ""  # samba-ad: the Kerberos realm (default: the DC components of base_dn, upper case)
     password_on_add: bool = False  # samba-ad: a new user's password in its add (Samba) instead of a modify
+    workgroup: str = ""  # samba-ad: the NetBIOS domain name (default: the realm's first label, upper case)
 
     @property
     def identity(self) -> str:
@@ -562,6 +563,7 @@ def _load_directory(table: _Table, root: Path) -> DirectorySettings:
         flavour=table.string("flavour", "openldap", choices=DIRECTORY_FLAVOURS),
         realm=table.string("realm", ""),
         password_on_add=table.boolean("password_on_add", False),
+        workgroup=table.string("workgroup", ""),
     )
     table.done()
     if settings.flavour == "samba-ad":
@@ -582,7 +584,10 @@ def _check_samba_ad(table: _Table, settings: DirectorySettings) -> DirectorySett
             table.problem("realm", "set realm (the base DN has no DC= parts to derive it from)")
     if realm and not re.fullmatch(r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*", realm):
         table.problem("realm", f"{realm!r} is not a DNS-style realm like AD.EXAMPLE.ORG")
-    return replace(settings, realm=realm.upper())
+    workgroup = (settings.workgroup or realm.split(".")[0]).upper()
+    if workgroup and not re.fullmatch(r"[A-Z0-9][A-Z0-9-]{0,14}", workgroup):
+        table.problem("workgroup", f"{workgroup!r}: a NetBIOS domain has letters, digits, '-', at most 15")
+    return replace(settings, realm=realm.upper(), workgroup=workgroup)
 
 
 def _roles_switch(table: _Table, key: str, default: tuple[str, ...]) -> tuple[str, ...]:

@@ -70,6 +70,9 @@ def template_variables(inventory: Inventory, school: School, server: Server, sta
         "directory": {
             "uri": inventory.vars.get("ldap_uri_for_schools", inventory.directory.url),
             "base_dn": inventory.directory.base_dn,
+            "flavour": inventory.directory.flavour,
+            "realm": inventory.directory.realm,  # samba-ad only
+            "workgroup": inventory.directory.workgroup,  # samba-ad only: the NetBIOS domain
         },
         "school": {
             "id": school.id,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import stat
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +121,10 @@ base_dn = "{self.base_dn}"
 bind_dn = "{self.dc.admin_dn}"
 password_file = "{self.dc.password_file}"
 ca_file = "{self.dc.ca_file}"
+workgroup = "{self.dc.domain}"
+
+[templates]
+dir = "{Path(__file__).resolve().parents[2] / "templates"}"
 
 [identity]
 pupil_id_scope = "county"
@@ -446,3 +451,53 @@ def test_ad_lock_unlock_reset_password_and_hand_made_objects(ad_county: ADCounty
     assert shown["groups"] == ["all-pupils", "gs-a-1a", "gs-a-pupils"]
     audit = (county.root / "audit.jsonl").read_text()
     assert password not in audit and new_password not in audit and "unicodePwd" in audit
+
+
+def test_ad_member_fileserver_configs_from_the_directory_pass_testparm(
+    ad_county: ADCounty, tmp_path: Path
+) -> None:
+    county = ad_county
+    school_file = county.root / "schools" / "gs-a.toml"
+    server = """
+[[servers]]
+name = "fs1.gs-a"
+address = "127.0.12.200"
+port = 22
+user = "root"
+roles = ["ad-fileserver"]
+root = "{root}"
+"""
+    school_file.write_text(school_file.read_text() + server.format(root=tmp_path / "host"), encoding="utf-8")
+    assert county.sync().exit_code == 0
+    rendered = county.run("configs", "render", "--output", str(tmp_path / "out"))
+    assert rendered.exit_code == 0, rendered.output
+    smb_conf = tmp_path / "out" / "fs1.gs-a" / "etc" / "samba" / "smb.conf"
+    text = smb_conf.read_text()
+    assert "security = ads" in text and "realm = AD.LK-TEST.EXAMPLE" in text and "workgroup = LKTEST" in text
+    assert "idmap config LKTEST : backend = rid" in text
+    assert "[klasse-1a]\n   comment = Klasse 1a\n   path = /srv/samba/gs-a/klassen/1a\n" in text
+    assert 'valid users = @"LKTEST\\gs-a-1a" @"LKTEST\\gs-a-teachers"' in text
+    assert "[klasse-3c]" not in text, "another school's class"
+    checked = subprocess.run(
+        ["testparm", "-s", "--suppress-prompt", str(smb_conf)], capture_output=True, text=True, check=False
+    )
+    assert checked.returncode == 0, checked.stderr
+    assert "Unknown parameter" not in checked.stderr and "ERROR" not in checked.stderr, checked.stderr
+    assert "ROLE_DOMAIN_MEMBER" in checked.stdout + checked.stderr
+    nsswitch = (tmp_path / "out" / "fs1.gs-a" / "etc" / "nsswitch.conf").read_text()
+    assert "passwd:         files winbind" in nsswitch
+
+    # overlapping idmap ranges are refused by testparm, so the push's validate step keeps the old file
+    school_file.write_text(
+        school_file.read_text().replace(
+            'name = "Schule gs-a"',
+            'name = "Schule gs-a"\nvars = {idmap = {rid_first = 3500000, rid_last = 4500000}}',
+        ),
+        encoding="utf-8",
+    )
+    assert county.run("configs", "render", "--output", str(tmp_path / "bad")).exit_code == 0
+    bad = tmp_path / "bad" / "fs1.gs-a" / "etc" / "samba" / "smb.conf"
+    refused = subprocess.run(
+        ["testparm", "-s", "--suppress-prompt", str(bad)], capture_output=True, text=True
+    )
+    assert refused.returncode != 0 and "overlaps" in refused.stderr
