@@ -107,7 +107,7 @@ role = "teacher"
             self.pupils(school, [])
             self.teachers(school, [])
 
-    def configure(self, passwords: str = "") -> None:
+    def configure(self, passwords: str = "", directory: str = "") -> None:
         (self.root / "county.toml").write_text(
             f"""
 [county]
@@ -122,6 +122,7 @@ bind_dn = "{self.dc.admin_dn}"
 password_file = "{self.dc.password_file}"
 ca_file = "{self.dc.ca_file}"
 workgroup = "{self.dc.domain}"
+{directory}
 
 [templates]
 dir = "{Path(__file__).resolve().parents[2] / "templates"}"
@@ -292,12 +293,14 @@ def test_ad_first_sync_creates_users_and_groups_then_changes_nothing(ad_county: 
     assert builtins_after == builtins_before
 
 
+@pytest.mark.parametrize("password_on_add", [False, True], ids=["add-then-modify", "password-on-add"])
 def test_ad_letter_password_works_for_ldap_kerberos_and_smb_and_must_change_is_enforced(
-    ad_county: ADCounty,
+    ad_county: ADCounty, password_on_add: bool
 ) -> None:
     county = ad_county
     dc = county.dc
-    county.configure("change_at_first_logon = false\nnever_expire = {pupil = true}")
+    in_add = f"password_on_add = {'true' if password_on_add else 'false'}"
+    county.configure("change_at_first_logon = false\nnever_expire = {pupil = true}", in_add)
     assert county.sync().exit_code == 0
     password = county.deliveries()["lea.mueller"]["password"]
     assert county.text("lea.mueller", "pwdLastSet") != ["0"]
@@ -314,7 +317,7 @@ def test_ad_letter_password_works_for_ldap_kerberos_and_smb_and_must_change_is_e
     assert "NT_STATUS_LOGON_FAILURE" in dc.smbclient("lea.mueller", password + "x").output
 
     # with the default (change at first logon) a new pupil's letter password must be changed first
-    county.configure()
+    county.configure(directory=in_add)
     county.pupils("gs-b", [("2001", "Wąsowski", "Łukasz", "3c"), ("2002", "Yılmaz", "Elif", "3c")], "utf-8")
     assert county.sync().exit_code == 0
     elif_password = county.deliveries()["elif.yilmaz"]["password"]
