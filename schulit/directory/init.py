@@ -28,7 +28,7 @@ def existing_dns(connection: ldap3.Connection, base_dn: str) -> set[str]:
     found: set[str] = set()
     entries = connection.extend.standard.paged_search(
         base_dn,
-        "(|(objectClass=organizationalUnit)(objectClass=dcObject)(objectClass=organization))",
+        "(|(objectClass=organizationalUnit)(objectClass=dcObject)(objectClass=organization)(objectClass=domain))",
         search_scope=ldap3.SUBTREE,
         attributes=["1.1"],
         paged_size=500,

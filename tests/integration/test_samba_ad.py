@@ -471,6 +471,9 @@ roles = ["ad-fileserver"]
 root = "{root}"
 """
     school_file.write_text(school_file.read_text() + server.format(root=tmp_path / "host"), encoding="utf-8")
+    initialised = county.run("directory", "init")
+    assert initialised.exit_code == 0 and "created" in initialised.output, initialised.output
+    assert "nothing to do" in county.run("directory", "init").output
     assert county.sync().exit_code == 0
     rendered = county.run("configs", "render", "--output", str(tmp_path / "out"))
     assert rendered.exit_code == 0, rendered.output
