@@ -27,6 +27,7 @@ import ssl
 import subprocess
 import tarfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -234,41 +235,14 @@ class SambaAD:
 
     def processes(self) -> list[int]:
         """Every live process of this DC: the samba tree plus anything run with its configuration file."""
-        table = _process_table()
-        root = self.pid()
-        found: set[int] = set()
-        if root is not None and root in table:
-            found.add(root)
-            changed = True
-            while changed:
-                changed = False
-                for pid, (ppid, _) in table.items():
-                    if ppid in found and pid not in found:
-                        found.add(pid)
-                        changed = True
-        marker = str(self.config_file)
-        for pid, (_, cmdline) in table.items():
-            if marker in cmdline:
-                found.add(pid)
-        return sorted(pid for pid in found if process_alive(pid))
+        return _processes(self.pid(), str(self.config_file))
 
     def running(self) -> bool:
         return bool(self.processes())
 
     def stop(self, timeout: float = 20.0) -> None:
         """End the DC's whole process tree: SIGTERM, then SIGKILL for whatever is still alive."""
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            pids = self.processes()
-            if not pids:
-                break
-            for pid in pids:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, sig)
-            deadline = time.monotonic() + (timeout if sig == signal.SIGTERM else 5.0)
-            while time.monotonic() < deadline and any(process_alive(pid) for pid in pids):
-                if self._process is not None:
-                    self._process.poll()
-                time.sleep(0.05)
+        _terminate(self.processes, timeout)
         if self._process is not None:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self._process.wait(timeout=5)
@@ -360,9 +334,10 @@ class SambaAD:
         return ClientResult(done.returncode, _scrub(done.stdout + done.stderr, password, new_password))
 
     def smbclient(
-        self, login: str, password: str, share: str = "pupils", command: str = "ls"
+        self, login: str, password: str, share: str = "pupils", command: str = "ls", host: str | None = None
     ) -> ClientResult:
-        """``smbclient //IP/share`` as ``DOMAIN\\login``; the password in a 0600 authentication file."""
+        """``smbclient //IP/share`` (this DC, or ``host``) as ``DOMAIN\\login``; the password in a 0600
+        authentication file."""
         folder = self.client_dir()
         auth = folder / f"auth-{os.getpid()}"
         fd = os.open(auth, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -370,14 +345,174 @@ class SambaAD:
             handle.write(f"username = {login}\npassword = {password}\ndomain = {self.domain}\n")
         try:
             done = subprocess.run(
-                ["smbclient", f"//{self.address}/{share}", "-s", str(folder / "smb.conf"), "-A", str(auth),
-                 "-c", command],
+                ["smbclient", f"//{host or self.address}/{share}", "-s", str(folder / "smb.conf"),
+                 "-A", str(auth), "-c", command],
                 capture_output=True, text=True, timeout=60,
                 env={"PATH": os.environ.get("PATH", ""), "LANG": "C"},
             )  # fmt: skip
         finally:
             auth.unlink(missing_ok=True)
         return ClientResult(done.returncode, _scrub(done.stdout + done.stderr, password))
+
+
+@dataclass
+class SambaMember:
+    """A Samba member file server of ``dc``'s domain on its own loopback address: smbd + winbindd.
+
+    ``configure`` takes an smb.conf as schulit renders it for the role ``ad-fileserver`` and only moves its
+    paths into ``state_dir`` and pins the address and the DC; ``join`` runs ``net ads join`` (the
+    Administrator's password through the ``PASSWD`` variable, not the command line). smbd resolves the
+    domain's users through NSS, so the daemons run in a private mount namespace in which their own
+    ``nsswitch.conf`` (``files winbind``), ``hosts`` (the DC's name) and ``resolv.conf`` (no name server:
+    no lookup leaves the machine) are mounted over the machine's, and their run folder on ``/run/samba``.
+    """
+
+    state_dir: Path
+    dc: SambaAD
+    address: str = "127.0.12.2"
+    netbios_name: str = "FS1"
+    _process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def config_file(self) -> Path:
+        return self.state_dir / "smb.conf"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.state_dir / "member-harness.pid"
+
+    def share_root(self) -> Path:
+        """Where the pushed config's ``/srv/samba/`` paths point to."""
+        return self.state_dir / "srv"
+
+    def configure(self, smb_conf: str) -> None:
+        state = self.state_dir
+        for folder in ("private", "lock", "state", "cache", "run", "log", "etc", "srv"):
+            (state / folder).mkdir(parents=True, exist_ok=True)
+        state.chmod(0o711)
+        (state / "srv").chmod(0o755)
+        overrides = {
+            "netbios name": self.netbios_name,
+            "interfaces": f"{self.address}/8",
+            "bind interfaces only": "yes",
+            "password server": self.dc.address,
+            "private dir": f"{state}/private",
+            "lock directory": f"{state}/lock",
+            "state directory": f"{state}/state",
+            "cache directory": f"{state}/cache",
+            "pid directory": f"{state}/run",
+            "log file": f"{state}/log/%m.log",
+            "dedicated keytab file": f"FILE:{state}/krb5.keytab",
+            "disable netbios": "yes",
+            "smb ports": "445",
+        }
+        text = smb_conf.replace("/srv/samba/", f"{self.share_root()}/")
+        text += "\n[global]\n" + "".join(f"   {key} = {value}\n" for key, value in overrides.items())
+        self.config_file.write_text(text)
+        realm = self.dc.realm.lower()
+        (state / "etc" / "nsswitch.conf").write_text(
+            "passwd: files winbind\ngroup: files winbind\nhosts: files\n"
+        )
+        (state / "etc" / "hosts").write_text(
+            f"127.0.0.1 localhost\n{self.dc.address} {self.dc.host_name}.{realm} {self.dc.host_name}\n"
+            f"{self.address} {self.netbios_name.lower()}.{realm} {self.netbios_name.lower()}\n"
+        )
+        (state / "etc" / "resolv.conf").write_text("nameserver 127.0.12.254\noptions timeout:1 attempts:1\n")
+
+    def _namespaced(self, *command: str) -> list[str]:
+        etc = self.state_dir / "etc"
+        script = (
+            'mount --bind "$1/run" /run/samba && mount --bind "$1/etc/nsswitch.conf" /etc/nsswitch.conf && '
+            'mount --bind "$1/etc/hosts" /etc/hosts && mount --bind "$1/etc/resolv.conf" /etc/resolv.conf && '
+            'shift && exec "$@"'
+        )
+        assert etc.is_dir()
+        return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh",
+                str(self.state_dir), *command]  # fmt: skip
+
+    def join(self) -> ClientResult:
+        """``net ads join`` against the DC (as Administrator)."""
+        env = {"PATH": os.environ.get("PATH", ""), "LANG": "C", "PASSWD": self.dc.admin_password()}
+        done = subprocess.run(
+            self._namespaced("net", "ads", "join", "-s", str(self.config_file), "-S", self.dc.address,
+                             "-U", "Administrator", "--no-dns-updates"),
+            capture_output=True, text=True, env=env, timeout=120,
+        )  # fmt: skip
+        return ClientResult(done.returncode, _scrub(done.stdout + done.stderr, self.dc.admin_password()))
+
+    def start(self, timeout: float = 60.0) -> SambaMember:
+        """winbindd and smbd in one private namespace; wait for SMB and for winbind to reach the DC."""
+        conf = str(self.config_file)
+        daemons = (
+            f'winbindd -s "{conf}" --foreground --no-process-group & '
+            f'exec smbd -s "{conf}" --foreground --no-process-group'
+        )
+        log = (self.state_dir / "log" / "daemons.stdout").open("ab")
+        self._process = subprocess.Popen(
+            self._namespaced("sh", "-c", daemons),
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+        )  # fmt: skip
+        log.close()
+        self.pid_file.write_text(f"{self._process.pid}\n")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"member smbd exited; see {self.state_dir}/log")
+            try:
+                with socket.create_connection((self.address, 445), timeout=0.5):
+                    return self
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"member smbd did not come up on {self.address}")
+
+    def processes(self) -> list[int]:
+        try:
+            root = int(self.pid_file.read_text().strip())
+        except (OSError, ValueError):
+            root = None
+        return _processes(root, str(self.config_file))
+
+    def stop(self, timeout: float = 20.0) -> None:
+        _terminate(self.processes, timeout)
+        if self._process is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._process.wait(timeout=5)
+            self._process = None
+        self.pid_file.unlink(missing_ok=True)
+
+
+def _processes(root: int | None, marker: str) -> list[int]:
+    """Live processes below ``root`` (by parent PID) plus those whose command line names ``marker``."""
+    table = _process_table()
+    found: set[int] = set()
+    if root is not None and root in table:
+        found.add(root)
+        changed = True
+        while changed:
+            changed = False
+            for pid, (ppid, _) in table.items():
+                if ppid in found and pid not in found:
+                    found.add(pid)
+                    changed = True
+    for pid, (_, cmdline) in table.items():
+        if marker in cmdline:
+            found.add(pid)
+    return sorted(pid for pid in found if process_alive(pid))
+
+
+def _terminate(find: Callable[[], list[int]], timeout: float) -> None:
+    """SIGTERM everything ``find`` lists, wait, then SIGKILL what is left."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        pids = find()
+        if not pids:
+            return
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + (timeout if sig == signal.SIGTERM else 5.0)
+        while time.monotonic() < deadline and any(process_alive(pid) for pid in pids):
+            time.sleep(0.05)
 
 
 def _scrub(text: str, *secrets: str | None) -> str:

@@ -24,8 +24,21 @@ def full_dump(slapd: Slapd) -> str:
     any write at all, even one that rewrites a value unchanged, shows up here."""
     result = subprocess.run(
         [
-            "ldapsearch", "-LLL", "-x", "-o", "ldif-wrap=no", "-H", slapd.url, "-D", slapd.bind_dn,
-            "-y", str(slapd.password_file), "-b", slapd.base_dn, "*", "+",
+            "ldapsearch",
+            "-LLL",
+            "-x",
+            "-o",
+            "ldif-wrap=no",
+            "-H",
+            slapd.url,
+            "-D",
+            slapd.bind_dn,
+            "-y",
+            str(slapd.password_file),
+            "-b",
+            slapd.base_dn,
+            "*",
+            "+",
         ],
         capture_output=True,
         text=True,

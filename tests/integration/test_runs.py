@@ -137,9 +137,7 @@ def test_term_start_asks_for_a_typed_yes(district: District, tmp_path: Path) -> 
     output = tmp_path / "term"
     arguments = ["-m", "schulit", "--inventory", str(district.root), "term-start", "--output", str(output)]
     env = {**os.environ, "COLUMNS": "120"}
-    refused = pexpect.spawn(
-        sys.executable, arguments, env=env, encoding="utf-8", timeout=60
-    )
+    refused = pexpect.spawn(sys.executable, arguments, env=env, encoding="utf-8", timeout=60)
     refused.expect('Type "yes"')
     refused.sendline("y")  # anything but the full word cancels
     refused.expect(pexpect.EOF)
@@ -148,9 +146,7 @@ def test_term_start_asks_for_a_typed_yes(district: District, tmp_path: Path) -> 
     assert accounts(district) == []
     assert not list(output.glob("letters-*.pdf"))
 
-    accepted = pexpect.spawn(
-        sys.executable, arguments, env=env, encoding="utf-8", timeout=60
-    )
+    accepted = pexpect.spawn(sys.executable, arguments, env=env, encoding="utf-8", timeout=60)
     accepted.expect("accounts would be created|create")
     accepted.expect('Type "yes"')
     accepted.sendline("yes")

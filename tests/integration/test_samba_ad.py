@@ -15,7 +15,7 @@ from click.testing import CliRunner, Result
 from ldap3.utils.conv import escape_filter_chars
 
 from schulit.cli import cli
-from schulit.devservers.samba_ad import SambaAD
+from schulit.devservers.samba_ad import SambaAD, SambaMember
 from schulit.directory import ad
 
 
@@ -507,3 +507,47 @@ root = "{root}"
         ["testparm", "-s", "--suppress-prompt", str(bad)], capture_output=True, text=True
     )
     assert refused.returncode != 0 and "overlaps" in refused.stderr
+
+
+def test_ad_member_server_joins_and_class_shares_admit_exactly_the_class(
+    ad_county: ADCounty, samba_member: SambaMember, tmp_path: Path
+) -> None:
+    """The pushed smb.conf on a real member server: joined with net ads join, pupils log on with the
+    letter's password, a class share lets in its class and the teachers and nobody else."""
+    county = ad_county
+    dc = county.dc
+    county.configure("change_at_first_logon = false")
+    school_file = county.root / "schools" / "gs-a.toml"
+    server = '\n[[servers]]\nname = "fs1.gs-a"\naddress = "{a}"\nport = 22\nroles = ["ad-fileserver"]\n'
+    school_file.write_text(school_file.read_text() + server.format(a=samba_member.address), encoding="utf-8")
+    assert county.sync().exit_code == 0
+    passwords = {login: row["password"] for login, row in county.deliveries().items()}
+    assert county.run("configs", "render", "--output", str(tmp_path / "out")).exit_code == 0
+    smb_conf = (tmp_path / "out" / "fs1.gs-a" / "etc" / "samba" / "smb.conf").read_text()
+    samba_member.configure(smb_conf)
+    for line in samba_member.config_file.read_text().splitlines():
+        if line.strip().startswith("path = "):
+            share = Path(line.split("=", 1)[1].strip())
+            share.mkdir(parents=True, exist_ok=True)
+            share.chmod(0o1777)
+            for parent in share.parents:
+                if parent == samba_member.share_root():
+                    break
+                parent.chmod(0o755)
+    joined = samba_member.join()
+    assert joined.ok, joined.output
+    samba_member.start()
+
+    def logon(login: str, share: str, password: str | None = None) -> str:
+        result = dc.smbclient(login, password or passwords[login], share=share, host=samba_member.address)
+        return "OK" if result.ok else result.output
+
+    assert logon("lea.mueller", "klasse-1a") == "OK"
+    assert logon("emre.oeztuerk", "klasse-1a") == "OK"
+    assert logon("anja.schroeder", "klasse-1a") == "OK"  # the school's teachers
+    assert "NT_STATUS_ACCESS_DENIED" in logon("jonas.weiss", "klasse-1a")  # class 2b
+    assert logon("jonas.weiss", "klasse-2b") == "OK"
+    assert "NT_STATUS_ACCESS_DENIED" in logon("lukasz.wasowski", "schule")  # another school's pupil
+    assert logon("lea.mueller", "schule") == "OK"
+    assert "NT_STATUS_LOGON_FAILURE" in logon("lea.mueller", "klasse-1a", "not-the-password")
+    assert "NT_STATUS_ACCESS_DENIED" in logon("Administrator", "klasse-1a", dc.admin_password())

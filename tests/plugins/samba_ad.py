@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from schulit.devservers.samba_ad import SambaAD
+from schulit.devservers.samba_ad import SambaAD, SambaMember
 
 CANDIDATE_ADDRESSES = [f"127.0.12.{n}" for n in range(1, 20)]
 
@@ -80,3 +80,21 @@ def samba_ad(samba_ad_snapshot: tuple[SambaAD, Path]) -> Iterator[SambaAD]:
 def ad_base(samba_ad: SambaAD) -> str:
     """Where schulit works in the test domain (it creates the OU)."""
     return f"OU=county,{samba_ad.base_dn}"
+
+
+@pytest.fixture
+def samba_member(samba_ad: SambaAD) -> Iterator[SambaMember]:
+    """A member file server of the test domain on its own address (not yet configured or joined)."""
+    address = next((a for a in CANDIDATE_ADDRESSES if a != samba_ad.address and _free(a)), None)
+    if address is None:
+        pytest.fail("no free 127.0.12.x address for the member server")
+    folder = Path(tempfile.mkdtemp(prefix="schulit-samba-member-"))
+    folder.chmod(0o711)  # the shares below it are entered as the domain's users
+    member = SambaMember(folder / "fs1", samba_ad, address=address)
+    try:
+        yield member
+    finally:
+        member.stop()
+        leftover = member.processes()
+        shutil.rmtree(folder, ignore_errors=True)
+    assert not leftover, f"member server processes still running after stop: {leftover}"

@@ -51,7 +51,8 @@ texts = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_siz
     message_id=st.integers(min_value=1, max_value=2**31 - 1),
     dn=texts,
     attributes=st.dictionaries(
-        st.from_regex(r"[a-zA-Z][a-zA-Z0-9-]{0,20}", fullmatch=True), st.lists(texts, min_size=1, max_size=5),
+        st.from_regex(r"[a-zA-Z][a-zA-Z0-9-]{0,20}", fullmatch=True),
+        st.lists(texts, min_size=1, max_size=5),
         max_size=12,
     ),
 )

@@ -88,7 +88,7 @@ def test_helpers_die_with_a_killed_parent() -> None:
     helpers = [int(pid) for pid in run.stdout.split()]
     assert len(helpers) == 2
     deadline = time.monotonic() + 10
-    while (alive := [pid for pid in helpers if Path(f"/proc/{pid}").exists() and not zombie(pid)]):
+    while alive := [pid for pid in helpers if Path(f"/proc/{pid}").exists() and not zombie(pid)]:
         assert time.monotonic() < deadline, f"helpers {alive} outlived their parent"
         time.sleep(0.05)
 
