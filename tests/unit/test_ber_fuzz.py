@@ -256,14 +256,36 @@ class Done:
         )
 
 
+def lengths(data: bytes) -> list[tuple[int, int, int]]:
+    """(position of the length octets, their count, the length) of every element of the BER ``data``, as
+    pyasn1 encoded it (definite lengths), nested ones included."""
+    found: list[tuple[int, int, int]] = []
+
+    def walk(position: int, end: int) -> None:
+        while position + 1 < end:
+            first = data[position + 1]
+            count = 1 if first < 0x80 else 1 + (first & 0x7F)
+            size = first if first < 0x80 else int.from_bytes(data[position + 2 : position + 1 + count], "big")
+            found.append((position + 1, count, size))
+            start = position + 1 + count
+            if data[position] & 0x20:  # constructed
+                walk(start, start + size)
+            position = start + size
+
+    walk(0, len(data))
+    return found
+
+
 @dataclass(frozen=True)
 class Corruption:
-    """Damage done to the bytes of one answer batch: cut off, a byte replaced, bytes inserted or removed."""
+    """Damage done to the bytes of one answer batch: cut off, a byte replaced, bytes inserted or removed,
+    or the length of one element (an answer, an attribute, a value ...) made larger or smaller."""
 
     kind: str
     where: float
     byte: int
     extra: bytes
+    delta: int
 
     def apply(self, data: bytes) -> bytes:
         at = min(int(self.where * len(data)), max(0, len(data) - 1))
@@ -275,6 +297,15 @@ class Corruption:
             return data[:at] + self.extra + data[at:]
         if self.kind == "remove":
             return data[:at] + data[at + 1 + len(self.extra) :]
+        if self.kind == "length" and (found := lengths(data)):
+            position, count, size = found[min(int(self.where * len(found)), len(found) - 1)]
+            size = max(0, size + self.delta)
+            if count == 1 and size < 0x80:
+                encoded = bytes((size,))
+            else:
+                body = size.to_bytes(max(count - 1, (size.bit_length() + 7) // 8, 1), "big")
+                encoded = bytes((0x80 | len(body),)) + body
+            return data[:position] + encoded + data[position + count :]
         return data
 
 
@@ -299,6 +330,14 @@ def entries(draw: st.DrawFn) -> Entry:
     return Entry(draw(text_bytes), attributes)
 
 
+@st.composite
+def text_entries(draw: st.DrawFn) -> Entry:
+    """Entries with UTF-8 text only."""
+    attribute_names = draw(st.lists(names, min_size=1, max_size=5, unique_by=str.lower))
+    values = st.lists(st.one_of(utf8, utf8, long_utf8), min_size=1, max_size=3).map(tuple)
+    return Entry(draw(utf8), tuple((name.encode(), draw(values)) for name in attribute_names))
+
+
 controls = st.tuples(
     st.sampled_from([b"1.2.3.4", b"2.16.840.1.113730.3.4.2"]),
     st.booleans(),
@@ -307,12 +346,13 @@ controls = st.tuples(
 result_codes = st.sampled_from([0] * 16 + [1, 32, 50, 68, 9999])
 corruptions = st.builds(
     Corruption,
-    kind=st.sampled_from(["truncate", "replace", "insert", "remove"]),
+    kind=st.sampled_from(["truncate", "replace", "insert", "remove", "length", "length"]),
     where=st.floats(0, 1),
     byte=st.sampled_from(
         [0x00, 0x01, 0x04, 0x0A, 0x30, 0x31, 0x64, 0x65, 0x7F, 0x80, 0x81, 0x84, 0x8B, 0xA0, 0xFF]
     ),
     extra=st.binary(min_size=1, max_size=6),
+    delta=st.sampled_from([1, 1, 2, 3, 50, 200, -1, -2, 2**31]),
 )
 page = st.tuples(
     st.lists(
@@ -469,18 +509,8 @@ def schulit_search(
     return found, True, None
 
 
-@FUZZ
-@given(
-    pages=st.lists(page, min_size=1, max_size=3),
-    last_cookie=st.sampled_from([b"", None]),
-    damage=st.none() | st.tuples(st.integers(0, 2), corruptions),
-    requested=st.lists(names, max_size=4),
-    read_size=read_sizes,
-    seed=st.integers(0, 2**32),
-)
-def test_search_answers_read_as_pyasn1_reads_them(
-    listener, pages, last_cookie, damage, requested, read_size, seed
-) -> None:
+def check_search(listener, pages, last_cookie, damage, requested, read_size, seed) -> None:
+    """Serve ``pages`` (one damaged if ``damage``) to ``paged_search``; compare with pyasn1's reading."""
     script = Script(search_pages(pages, last_cookie, damage), chunks=random.Random(seed))
     with conversation(listener, script, read_size) as connection:
         got, complete, error = schulit_search(connection, requested)
@@ -494,6 +524,42 @@ def test_search_answers_read_as_pyasn1_reads_them(
         assert expected_complete and got == expected
     if damage is None or damage[0] >= len(pages):  # well-formed bytes: exactly pyasn1's reading
         assert (got, complete) == (expected, expected_complete), error
+
+
+@FUZZ
+@given(
+    pages=st.lists(page, min_size=1, max_size=3),
+    last_cookie=st.sampled_from([b"", None]),
+    damage=st.none() | st.tuples(st.integers(0, 2), corruptions),
+    requested=st.lists(names, max_size=4),
+    read_size=read_sizes,
+    seed=st.integers(0, 2**32),
+)
+def test_search_answers_read_as_pyasn1_reads_them(
+    listener, pages, last_cookie, damage, requested, read_size, seed
+) -> None:
+    check_search(listener, pages, last_cookie, damage, requested, read_size, seed)
+
+
+@FUZZ
+@given(
+    items=st.lists(text_entries(), min_size=1, max_size=PAGE_SIZE),
+    damage=st.builds(
+        Corruption,
+        st.just("length"),
+        st.floats(0, 1),
+        st.just(0),
+        st.just(b""),
+        st.sampled_from([1, 2, 5, -1]),
+    ),
+    read_size=read_sizes,
+    seed=st.integers(0, 2**32),
+)
+def test_any_length_made_wrong_in_a_page_is_refused_or_read_as_pyasn1_reads_it(
+    listener, items, damage, read_size, seed
+) -> None:
+    """Well-formed text entries, one length in the page (of a message, an attribute, a value ...) changed."""
+    check_search(listener, [(items, 0, b"", ())], b"", (0, damage), ["uid", "sn"], read_size, seed)
 
 
 # ---------------------------------------------------------------------------------------- the writer
