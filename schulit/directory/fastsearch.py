@@ -57,31 +57,38 @@ def decode_entry(data: bytes, start: int, end: int, names: dict[str, str]) -> En
     if attributes_end != end:
         raise MalformedAnswer(f"unexpected bytes at {attributes_end} after the attributes of an entry")
     attributes: dict[str, list[str]] = {}
-    seen: set[str] = set()
-    what = "the DN"
     try:
         dn = data[dn_start:dn_end].decode("utf-8")
+    except UnicodeDecodeError:
+        raise MalformedAnswer("the DN of an entry is not UTF-8 text") from None
+    name = None
+    try:
         while position < attributes_end:
             _tag, content, next_position = header(data, position, attributes_end, SEQUENCE)
             _tag, name_start, name_end = header(data, content, next_position, OCTET_STRING)
             _tag, value, values_end = header(data, name_end, next_position, SET)
             if values_end != next_position:
                 raise MalformedAnswer(f"unexpected bytes at {values_end} after the values of an attribute")
-            what = "an attribute name"
+            name = None
             name = data[name_start:name_end].decode("utf-8")
-            folded = name.lower()
-            if folded in seen:
+            key = names.get(name.lower(), name)
+            if key in attributes:
                 raise MalformedAnswer(f"attribute {name} twice in one entry")
-            seen.add(folded)
-            what = f"a value of attribute {name}"
             found: list[str] = []
             while value < values_end:
-                _tag, value_start, value = header(data, value, values_end, OCTET_STRING)
+                # ``header`` inlined for the common short value (the hot loop of a directory read)
+                size = data[value + 1] if value + 2 <= values_end else 0x80
+                if size < 0x80 and data[value] == OCTET_STRING and value + 2 + size <= values_end:
+                    value_start = value + 2
+                    value = value_start + size
+                else:
+                    _tag, value_start, value = header(data, value, values_end, OCTET_STRING)
                 found.append(data[value_start:value].decode("utf-8"))
-            attributes[names.get(folded, name)] = found
+            attributes[key] = found
             position = next_position
     except UnicodeDecodeError:
-        raise MalformedAnswer(f"{what} of an entry is not UTF-8 text") from None
+        what = "an attribute name" if name is None else f"a value of attribute {name}"
+        raise MalformedAnswer(f"{what} of an entry {dn!r} is not UTF-8 text") from None
     return dn, attributes
 
 
