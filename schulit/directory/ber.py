@@ -157,7 +157,7 @@ def uris(data: bytes, start: int, end: int) -> None:
         _tag, _content, start = header(data, start, end, OCTET_STRING)
 
 
-def controls(data: bytes, start: int, end: int) -> list[tuple[bytes, bool, bytes | None]]:
+def parse_controls(data: bytes, start: int, end: int) -> list[tuple[bytes, bool, bytes | None]]:
     """The (OID, criticality, value) of each Control in the content of a ``[0] Controls``."""
     found = []
     while start < end:
@@ -181,9 +181,9 @@ def controls(data: bytes, start: int, end: int) -> list[tuple[bytes, bool, bytes
     return found
 
 
-def message(data: bytes, start: int, end: int) -> tuple[int, int, int, int]:
+def parse_message(data: bytes, start: int, end: int) -> tuple[int, int, int, int]:
     """(message id, protocol operation tag, its content start, its content end) of the LDAPMessage whose
-    content is ``data[start:end]``; any controls after the operation are checked (see ``controls``)."""
+    content is ``data[start:end]``; any controls after the operation are checked (``parse_controls``)."""
     _tag, id_start, id_end = header(data, start, end, INTEGER)
     message_id = as_int(data, id_start, id_end)
     operation, content, operation_end = header(data, id_end, end)
@@ -193,7 +193,7 @@ def message(data: bytes, start: int, end: int) -> tuple[int, int, int, int]:
         _tag, controls_start, controls_end = header(data, operation_end, end, CONTROLS)
         if controls_end != end:
             raise MalformedAnswer(f"unexpected bytes at {controls_end} after the controls of a message")
-        controls(data, controls_start, controls_end)
+        parse_controls(data, controls_start, controls_end)
     return message_id, operation, content, operation_end
 
 
@@ -275,7 +275,7 @@ class MessageReader:
 
     def next(self) -> tuple[bytes, int, int, int, int, int]:
         """(buffer, message id, protocol operation tag, its content start, its content end, end of the
-        message) of the next message, checked by ``message``.
+        message) of the next message, checked by ``parse_message``.
 
         The buffer is only valid until the next call. Raises OSError from the socket (timeouts included),
         MalformedAnswer for bytes that are no LDAP message and DirectoryError when the server closes the
@@ -286,7 +286,7 @@ class MessageReader:
             if found is not None and found[1] <= len(self.buffer):
                 start, end = found
                 self.position = end
-                return self.buffer, *message(self.buffer, start, end), end
+                return self.buffer, *parse_message(self.buffer, start, end), end
             self._fill(found[1] - self.position if found is not None else 0)
 
     def _fill(self, wanted: int) -> None:

@@ -29,10 +29,10 @@ from schulit.directory.ber import (
     MalformedAnswer,
     MessageReader,
     as_int,
-    controls,
     header,
     ldap3_message,
     notice,
+    parse_controls,
     parse_result,
     uris,
 )
@@ -94,7 +94,7 @@ def decode_entry(data: bytes, start: int, end: int, names: dict[str, str]) -> En
 
 def _paged_cookie(data: bytes, start: int, end: int) -> bytes:
     """The cookie of the paged-results control among the controls in ``data[start:end]`` (b"" if none)."""
-    found = [value for oid, _critical, value in controls(data, start, end) if oid == PAGED_RESULTS]
+    found = [value for oid, _critical, value in parse_controls(data, start, end) if oid == PAGED_RESULTS]
     if not found:
         return b""
     if len(found) > 1 or found[0] is None:
@@ -135,7 +135,7 @@ def _done(data: bytes, start: int, end: int, message_end: int) -> bytes | None:
         return None
     if not answer.ok:
         raise DirectoryError(answer.explain())
-    if end < message_end:  # the controls, checked by ber.message
+    if end < message_end:  # the controls, checked by ber.parse_message
         _tag, controls_start, controls_end = header(data, end, message_end, CONTROLS)
         return _paged_cookie(data, controls_start, controls_end)
     return b""
