@@ -5,8 +5,10 @@ Mapping (``schulit.directory.ad`` has the AD facts):
 - a user ``CN=<login>`` in the school's ``OU=pupils|teachers``: ``sAMAccountName`` = login,
   ``userPrincipalName`` = login@realm, ``employeeNumber`` = the identity key (the "made by schulit"
   marker), ``employeeType`` role, ``departmentNumber`` schools, ``ou`` class, ``uidNumber``/``gidNumber``.
-  Created disabled (514), then one modify sets ``unicodePwd`` and enables it (512, +65536 where the role's
-  password never expires, ``pwdLastSet = 0`` where it must be changed at first logon).
+  Created disabled (514) with ``description: schulit:incomplete``, then one modify sets ``unicodePwd``,
+  enables it (512, +65536 where the role's password never expires, ``pwdLastSet = 0`` where it must be
+  changed at first logon) and drops the marker; a user a killed run left with the marker is planned again
+  and completed under the same login. ``directory.password_on_add``: all of it in the add.
 - deactivated: disabled bit + ``accountExpires`` = the day (the date is kept there); locked by an admin:
   disabled bit + ``description: schulit:locked=<date>``; enabled again only when neither is left.
 - groups: ``group`` with ``groupType`` global security (school and class groups) or universal security
@@ -84,6 +86,9 @@ UPDATE_ATTRIBUTES = {
     "key": "employeeNumber",
 }
 Modification = dict[str, list[tuple[str, list[Any]]]]
+# on a user between its add (disabled, no password) and the modify that sets the password and enables it:
+# a run that died in between leaves it, and the next run plans that person's account again and completes it
+INCOMPLETE_MARKER = "schulit:incomplete"
 
 
 # ---- names -------------------------------------------------------------------------------------------------
@@ -146,6 +151,10 @@ def read_directory(connection: ldap3.Connection, layout: Layout, today: date) ->
                 used.add(int(number))
     login_of: dict[str, str] = {}
     for dn, attributes in paged(connection, layout.base_dn, MANAGED_USERS, USER_ATTRIBUTES):
+        if INCOMPLETE_MARKER in values(attributes, "description"):
+            # never finished: not an account yet; its login is free for the person it was made for
+            state.taken_logins.discard(first(attributes, "sAMAccountName").lower())
+            continue
         account = parse_user(dn, attributes, layout)
         if account.key in state.accounts:
             raise DirectoryError(
@@ -460,10 +469,31 @@ def _write_creates(
     result.delivery_files.extend(_deliver(inventory, holders, passwords, "new"))
     pipeline = context.pipeline
     wire = pipeline.wire
+    unfinished = {
+        normalise_dn(dn)
+        for dn, _ in paged(
+            context.reader,
+            context.layout.base_dn,
+            f"(&{MANAGED_USERS}(description={escape_filter_chars(INCOMPLETE_MARKER)}))",
+            ["1.1"],
+        )
+    }
     for index, (change, password) in enumerate(zip(creates, passwords, strict=True)):
         dn = change.dn
         role = change.details["role"]
         attributes = user_attributes(change, inventory)
+        enable = [(ldap3.MODIFY_REPLACE, [str(_control_value(role, inventory, disabled=False))])]
+        if normalise_dn(dn) in unfinished:  # left by a run that died: complete it with this plan's values
+            modification = {
+                name: [(ldap3.MODIFY_REPLACE, value if isinstance(value, list) else [value])]
+                for name, value in attributes.items()
+                if name not in ("sAMAccountName", "userPrincipalName", "userAccountControl")
+            }
+            modification.update(password_modification(role, password, inventory))
+            modification["userAccountControl"] = enable
+            modification["description"] = [(ldap3.MODIFY_REPLACE, [])]
+            pipeline.send(change, "modify", dn, modification, lambda d=dn, m=modification: wire.modify(d, m))
+            continue
         if inventory.directory.password_on_add:  # one request and one transaction on the DC per user
             attributes["userAccountControl"] = str(_control_value(role, inventory, disabled=False))
             attributes["unicodePwd"] = ad.unicode_pwd(password)
@@ -473,13 +503,13 @@ def _write_creates(
                 change, "add", dn, attributes, lambda d=dn, a=attributes: wire.add(d, USER_CLASSES, a)
             )
             continue
+        attributes["description"] = INCOMPLETE_MARKER
         pipeline.send(
             change, "add", dn, attributes, lambda d=dn, a=attributes: wire.add(d, USER_CLASSES, a), last=False
         )
         modification = password_modification(role, password, inventory)
-        modification["userAccountControl"] = [
-            (ldap3.MODIFY_REPLACE, [str(_control_value(role, inventory, disabled=False))])
-        ]
+        modification["userAccountControl"] = enable
+        modification["description"] = [(ldap3.MODIFY_REPLACE, [])]
         pipeline.send(change, "modify", dn, modification, lambda d=dn, m=modification: wire.modify(d, m))
         if index % 200 == 199:
             tick(len(result.applied))

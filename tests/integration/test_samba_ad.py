@@ -551,3 +551,39 @@ def test_ad_member_server_joins_and_class_shares_admit_exactly_the_class(
     assert logon("lea.mueller", "schule") == "OK"
     assert "NT_STATUS_LOGON_FAILURE" in logon("lea.mueller", "klasse-1a", "not-the-password")
     assert "NT_STATUS_ACCESS_DENIED" in logon("Administrator", "klasse-1a", dc.admin_password())
+
+
+def test_ad_user_left_half_made_by_a_killed_run_is_completed_by_the_next(ad_county: ADCounty) -> None:
+    """A run that dies between a user's add (disabled, no password) and its password modify leaves the
+    marker; the next run issues the account again under the same login and completes that entry."""
+    county = ad_county
+    dc = county.dc
+    county.configure("change_at_first_logon = false")
+    county.pupils("gs-a", [("1001", "Müller", "Lea", "1a")])
+    assert county.sync().exit_code == 0
+    half_made = f"CN=emre.oeztuerk,OU=pupils,OU=gs-a,OU=schools,{county.base_dn}"
+    admin = dc.admin_connection()
+    assert admin.add(
+        half_made,
+        ["top", "person", "organizationalPerson", "user"],
+        {
+            "sAMAccountName": "emre.oeztuerk",
+            "employeeNumber": "schulit:county:pupil:1002",
+            "employeeType": "pupil",
+            "userAccountControl": "514",
+            "description": "schulit:incomplete",
+        },
+    ), admin.result
+    admin.unbind()
+    county.pupils("gs-a", [("1001", "Müller", "Lea", "1a"), ("1002", "Öztürk", "Emre", "1a")])
+    planned = county.run("accounts", "plan")
+    assert planned.exit_code == 2 and "create 1 " in planned.output, planned.output
+    assert county.sync().exit_code == 0
+    emre = county.user("emre.oeztuerk")
+    assert emre["dn"] == half_made and "description" not in emre
+    assert county.text("emre.oeztuerk", "userAccountControl") == ["512"]
+    assert county.text("emre.oeztuerk", "sn") == ["Öztürk"] and county.text("emre.oeztuerk", "ou") == ["1a"]
+    assert county.user("emre.oeztuerk2") is None
+    assert dc.kinit("emre.oeztuerk", county.deliveries()["emre.oeztuerk"]["password"]).ok
+    assert county.members("gs-a-1a") == {"lea.mueller", "emre.oeztuerk"}
+    assert county.run("accounts", "plan").exit_code == 0
