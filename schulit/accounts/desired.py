@@ -94,6 +94,7 @@ def build_desired(
                     email=person.email,
                     origin=person.origin,
                     birth_date=person.birth_date,
+                    teacher_classes=tuple((school.id, c) for c in person.teacher_classes),
                 )
             elif person.role == "teacher":
                 merged[key] = DesiredPerson(
@@ -105,6 +106,9 @@ def build_desired(
                     class_name=None,
                     email=existing.email or person.email,
                     origin=existing.origin,
+                    teacher_classes=tuple(
+                        sorted({*existing.teacher_classes, *((school.id, c) for c in person.teacher_classes)})
+                    ),
                 )
             else:
                 report.rejected.append(
