@@ -59,6 +59,20 @@ class DirectorySettings:
 
 
 @dataclass(frozen=True)
+class WebSettings:
+    """The teachers' web page (``schulit web``): its own directory identity, address, proxy and limits."""
+
+    bind_dn: str
+    password_file: Path | None = None
+    listen: str = "127.0.0.1:8080"
+    trusted_proxy: str | None = None  # the TLS reverse proxy's address: cookies Secure, its X-Forwarded-*
+    idle_minutes: int = 30
+    failures_per_login: int = 10  # failed logins per login name within throttle_minutes
+    failures_per_address: int = 100  # per client address (a school behind one NAT address shares it)
+    throttle_minutes: int = 15
+
+
+@dataclass(frozen=True)
 class NumberRange:
     """An inclusive range of uidNumber or gidNumber values schulit may allocate from."""
 
@@ -189,6 +203,7 @@ class Inventory:
     schools: tuple[School, ...]
     audit_log: Path | None = None
     vars: Mapping[str, Any] = field(default_factory=dict)
+    web: WebSettings | None = None
 
     def school(self, school_id: str) -> School:
         """Return the school with this id or raise InventoryError."""
@@ -435,6 +450,7 @@ def load_inventory(root: Path | str) -> Inventory:
     audit_table = top.table("audit")
     audit_log = audit_table.path("file", root)
     audit_table.done()
+    web = _load_web(top.table("web"), root) if "web" in data else None
     county_vars = top.free_table("vars")
     top.done()
 
@@ -458,6 +474,7 @@ def load_inventory(root: Path | str) -> Inventory:
         schools=tuple(schools),
         vars=county_vars,
         audit_log=audit_log,
+        web=web,
     )
 
 
@@ -479,6 +496,33 @@ def _load_directory(table: _Table, root: Path) -> DirectorySettings:
         allow_plaintext_loopback=table.boolean("allow_plaintext_loopback", False),
         timeout=table.number("timeout", 10.0, low=0.1, high=600),
         transactions=table.boolean("transactions", False),
+    )
+    table.done()
+    return settings
+
+
+def _load_web(table: _Table, root: Path) -> WebSettings:
+    bind_dn = table.string("bind_dn", "", required=True)
+    _check_dn(table, "bind_dn", bind_dn or None)
+    listen = table.string("listen", "127.0.0.1:8080")
+    host, _, port = listen.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        table.problem("listen", f"expected ADDRESS:PORT like 127.0.0.1:8080, got {listen!r}")
+    proxy = table.string("trusted_proxy", "") or None
+    if proxy is not None:
+        try:
+            ipaddress.ip_address(proxy)
+        except ValueError:
+            table.problem("trusted_proxy", f"expected the proxy's IP address, got {proxy!r}")
+    settings = WebSettings(
+        bind_dn=bind_dn,
+        password_file=table.path("password_file", root, required=True),
+        listen=listen,
+        trusted_proxy=proxy,
+        idle_minutes=table.integer("idle_minutes", 30, low=1, high=480),
+        failures_per_login=table.integer("failures_per_login", 10, low=1, high=1000),
+        failures_per_address=table.integer("failures_per_address", 100, low=1, high=100000),
+        throttle_minutes=table.integer("throttle_minutes", 15, low=1, high=1440),
     )
     table.done()
     return settings

@@ -157,43 +157,73 @@ def unlock(connection: ldap3.Connection, account: ActualAccount, audit: AuditLog
     return True
 
 
+def password_modification(
+    inventory: Inventory, password: str, *, disabled: bool = False
+) -> dict[str, list[tuple[str, list[str]]]]:
+    """The one modify that gives an account a new password: every hash the directory keeps for it.
+
+    Today that is ``userPassword``; where NT hashes are kept (Samba) they belong in this same modify, so that
+    no way of logging in keeps the old password. ``disabled`` keeps a deactivated or locked account unusable.
+    """
+    hashed = hash_password(password, inventory.passwords.hash_scheme)
+    if disabled:
+        hashed = disabled_hash(hashed)
+    return {"userPassword": [(ldap3.MODIFY_REPLACE, [hashed])]}
+
+
+def issue_passwords(
+    inventory: Inventory, accounts: list[ActualAccount], reason: str = "reset"
+) -> list[DeliveryRecord]:
+    """New initial passwords for ``accounts`` (in memory only; the caller delivers them)."""
+    issued_at = datetime.now(UTC).isoformat(timespec="seconds")
+    return [
+        DeliveryRecord(
+            school_id=account.home_school,
+            school_name=inventory.school(account.home_school).name,
+            class_name=account.class_name or "",
+            role=account.role,
+            login=account.login,
+            first_name=account.first_name,
+            last_name=account.last_name,
+            password=generate_password(inventory.passwords.length),
+            reason=reason,
+            issued_at=issued_at,
+        )
+        for account in accounts
+    ]
+
+
+def set_passwords(
+    connection: ldap3.Connection,
+    inventory: Inventory,
+    accounts: list[ActualAccount],
+    records: list[DeliveryRecord],
+    audit: AuditLog,
+) -> None:
+    """Write the passwords of ``records`` to their accounts; disabled accounts stay disabled."""
+    passwords = {record.login: record.password for record in records}
+    for account in accounts:
+        modification = password_modification(
+            inventory, passwords[account.login], disabled=account.state != "active"
+        )
+        _check(connection.modify(account.dn, modification), f"resetting the password of {account.login}")
+        audit.record("modify", account.dn, list(modification))
+
+
 def reset_passwords(
     connection: ldap3.Connection, inventory: Inventory, accounts: list[ActualAccount], audit: AuditLog
 ) -> list[Path]:
     """New initial passwords: delivery file (0600) first, then the hashes; disabled accounts stay disabled."""
-    passwords = {a.login: generate_password(inventory.passwords.length) for a in accounts}
-    issued_at = datetime.now(UTC).isoformat(timespec="seconds")
+    records = issue_passwords(inventory, accounts)
     files = []
     by_school: dict[str, list[DeliveryRecord]] = {}
-    for account in accounts:
-        school = inventory.school(account.home_school)
-        by_school.setdefault(school.id, []).append(
-            DeliveryRecord(
-                school_id=school.id,
-                school_name=school.name,
-                class_name=account.class_name or "",
-                role=account.role,
-                login=account.login,
-                first_name=account.first_name,
-                last_name=account.last_name,
-                password=passwords[account.login],
-                reason="reset",
-                issued_at=issued_at,
-            )
-        )
-    for school_id, records in sorted(by_school.items()):
-        path = write_delivery(inventory.passwords.delivery_dir, school_id, records)
+    for record in records:
+        by_school.setdefault(record.school_id, []).append(record)
+    for school_id, school_records in sorted(by_school.items()):
+        path = write_delivery(inventory.passwords.delivery_dir, school_id, school_records)
         if path is not None:
             files.append(path)
-    for account in accounts:
-        hashed = hash_password(passwords[account.login], inventory.passwords.hash_scheme)
-        if account.state != "active":
-            hashed = disabled_hash(hashed)
-        _check(
-            connection.modify(account.dn, {"userPassword": [(ldap3.MODIFY_REPLACE, [hashed])]}),
-            f"resetting the password of {account.login}",
-        )
-        audit.record("modify", account.dn, ["userPassword"])
+    set_passwords(connection, inventory, accounts, records, audit)
     return files
 
 
