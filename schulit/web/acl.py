@@ -35,7 +35,5 @@ def web_access_rules(
         f'access to dn.subtree="{layout.base_dn}" attrs={attrs}\n'
         f'    by dn.exact="{web_dn}" none\n'
         "    by * break",
-        f'access to dn.subtree="{layout.base_dn}"\n'
-        f'    by dn.exact="{web_dn}" read\n'
-        "    by * break",
+        f'access to dn.subtree="{layout.base_dn}"\n    by dn.exact="{web_dn}" read\n    by * break',
     ]

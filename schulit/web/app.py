@@ -103,8 +103,11 @@ def create_app(directory: WebDirectory, config: WebConfig) -> Flask:
         if not login:
             return None
         account = directory.account(connection, login)
-        if account is None or account.role != "teacher" or account.state != "active" or (
-            account.dn != session.get("dn")
+        if (
+            account is None
+            or account.role != "teacher"
+            or account.state != "active"
+            or (account.dn != session.get("dn"))
         ):
             session.clear()
             return None
@@ -118,24 +121,40 @@ def create_app(directory: WebDirectory, config: WebConfig) -> Flask:
 
     @app.errorhandler(CSRFError)
     def csrf_refused(_error: CSRFError) -> tuple[str, int]:
-        return page("message.html", 400, title="Anfrage abgelehnt",
-                    text="Das Formular war abgelaufen oder unvollständig. Bitte die Seite neu laden.")
+        return page(
+            "message.html",
+            400,
+            title="Anfrage abgelehnt",
+            text="Das Formular war abgelaufen oder unvollständig. Bitte die Seite neu laden.",
+        )
 
     @app.errorhandler(429)
     def throttled(_error: HTTPException) -> tuple[str, int]:
-        return page("message.html", 429, title="Zu viele Versuche",
-                    text="Zu viele fehlgeschlagene Anmeldungen. Bitte in einigen Minuten erneut versuchen.")
+        return page(
+            "message.html",
+            429,
+            title="Zu viele Versuche",
+            text="Zu viele fehlgeschlagene Anmeldungen. Bitte in einigen Minuten erneut versuchen.",
+        )
 
     @app.errorhandler(403)
     def forbidden(_error: HTTPException) -> tuple[str, int]:
-        return page("message.html", 403, title="Nicht erlaubt",
-                    text="Das dürfen Sie hier nicht. Es wurde nichts geändert.")
+        return page(
+            "message.html",
+            403,
+            title="Nicht erlaubt",
+            text="Das dürfen Sie hier nicht. Es wurde nichts geändert.",
+        )
 
     @app.errorhandler(DirectoryError)
     def directory_down(_error: DirectoryError) -> tuple[str, int]:
         app.logger.error("directory: %s", _error)
-        return page("message.html", 503, title="Verzeichnis nicht erreichbar",
-                    text="Der Verzeichnisdienst antwortet gerade nicht. Bitte später erneut versuchen.")
+        return page(
+            "message.html",
+            503,
+            title="Verzeichnis nicht erreichbar",
+            text="Der Verzeichnisdienst antwortet gerade nicht. Bitte später erneut versuchen.",
+        )
 
     @app.get("/")
     def login_form() -> Any:
@@ -198,8 +217,13 @@ def create_app(directory: WebDirectory, config: WebConfig) -> Flask:
                 chosen = [by_login[login] for login in sorted(set(logins))]
             if not chosen:
                 taught = directory.classes_of(connection, teacher)
-                return page("classes.html", 400, classes=taught, teacher=teacher,
-                            error="Bitte mindestens eine Schülerin oder einen Schüler auswählen.")
+                return page(
+                    "classes.html",
+                    400,
+                    classes=taught,
+                    teacher=teacher,
+                    error="Bitte mindestens eine Schülerin oder einen Schüler auswählen.",
+                )
             records = ops.issue_passwords(directory.inventory, chosen)
             pdf = render_pdf(
                 records, {school_class.school_id: school_class.school_name}, date.today()
@@ -251,8 +275,11 @@ def create_app(directory: WebDirectory, config: WebConfig) -> Flask:
 
     @app.get("/passwort/geaendert")
     def changed() -> Any:
-        return page("message.html", title="Passwort geändert",
-                    text="Dein Passwort ist geändert. Melde dich ab jetzt mit dem neuen Passwort an.")
+        return page(
+            "message.html",
+            title="Passwort geändert",
+            text="Dein Passwort ist geändert. Melde dich ab jetzt mit dem neuen Passwort an.",
+        )
 
     return app
 

@@ -28,6 +28,7 @@ from schulit.directory.connection import connect, directory_server, disconnect
 from schulit.directory.layout import Layout
 from schulit.errors import DirectoryError, InventoryError
 from schulit.inventory import DirectorySettings, Inventory, WebSettings
+from schulit.naming import transliterate
 
 LOGIN_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 MAX_PASSWORD = 256
@@ -164,7 +165,9 @@ class WebDirectory:
             )
             if account.login in members and account.deactivated_on is None and account.class_name == name
         ]
-        pupils.sort(key=lambda a: (a.last_name.lower(), a.first_name.lower(), a.login))
+        pupils.sort(
+            key=lambda a: (transliterate(a.last_name).lower(), transliterate(a.first_name).lower(), a.login)
+        )
         return SchoolClass(school_id, school_name, name, tuple(pupils))
 
     def _class_group_dn(self, school_id: str, name: str) -> str:

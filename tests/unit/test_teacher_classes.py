@@ -101,9 +101,7 @@ def test_teachers_join_the_groups_of_their_classes_that_have_pupils(tmp_path: Pa
     )
     empty = DirectoryState({}, {}, set(), set(), set(), set())
     plan = plan_changes(inventory, desired, empty, date(2026, 8, 1))
-    members = {
-        c.dn.split(",")[0]: c.details["members"] for c in plan.changes if c.action == "group-create"
-    }
+    members = {c.dn.split(",")[0]: c.details["members"] for c in plan.changes if c.action == "group-create"}
     assert members["cn=gs-a-5a"] == ["karl.test", "lea.test"]
     assert members["cn=gs-b-5a"] == ["emre.test", "karl.test"]
     assert "cn=gs-a-9z" not in members  # a class without pupils gets no group
