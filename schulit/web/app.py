@@ -11,11 +11,12 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import date
 from http import HTTPStatus
-from typing import Any
+from typing import Any, NoReturn
 
 from flask import Flask, Response, abort, redirect, render_template, request, session, url_for
 from flask_limiter import Limiter
@@ -206,14 +207,17 @@ def create_app(directory: WebDirectory, config: WebConfig) -> Flask:
             teacher = current_teacher(connection)
             if teacher is None:
                 abort(403)
-            school_class = _requested_class(directory.classes_of(connection, teacher))
+            school_class = _requested_class(directory.classes_of(connection, teacher), teacher)
             by_login = {pupil.login: pupil for pupil in school_class.pupils}
             if request.form.get("umfang") == "klasse":
                 chosen = list(school_class.pupils)
             else:
                 logins = request.form.getlist("login")
-                if any(login not in by_login for login in logins):
-                    abort(403)  # a pupil outside this class (another class, a teacher, another school)
+                outside = sorted({login for login in logins if login not in by_login})
+                if outside:  # a pupil of another class or school, a teacher: refused whole, logged
+                    _refuse(
+                        teacher, f"{school_class.school_id}/{school_class.name}: {', '.join(outside)[:300]}"
+                    )
                 chosen = [by_login[login] for login in sorted(set(logins))]
             if not chosen:
                 taught = directory.classes_of(connection, teacher)
@@ -284,12 +288,20 @@ def create_app(directory: WebDirectory, config: WebConfig) -> Flask:
     return app
 
 
-def _requested_class(taught: list[SchoolClass]) -> SchoolClass:
+def _requested_class(taught: list[SchoolClass], teacher: ActualAccount) -> SchoolClass:
     """The class named by the form, if the teacher teaches it; else 403."""
     school_id, name = request.form.get("schule", ""), request.form.get("klasse", "")
     for school_class in taught:
         if (school_class.school_id, school_class.name) == (school_id, name):
             return school_class
+    _refuse(teacher, f"class {school_id[:40]!r}/{name[:40]!r} not theirs")
+
+
+def _refuse(teacher: ActualAccount, what: str) -> NoReturn:
+    """403 for a request outside the teacher's scope, with a warning on stderr for the admin."""
+    logging.getLogger("schulit.web").warning(
+        "refused: %s from %s asked to reset %s", teacher.login, request.remote_addr, what
+    )
     abort(403)
 
 

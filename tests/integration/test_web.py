@@ -130,6 +130,11 @@ def test_teacher_resets_two_pupils_and_gets_their_slips(
 ) -> None:
     initial = county.passwords()
     deliveries = sorted((county.root / "passwords").rglob("*.csv"))
+    shots = os.environ.get("SCHULIT_SCREENSHOTS")  # a folder (docs/) for the README's pictures
+    if shots:
+        page.goto(web.url + "/")
+        page.get_by_label("Benutzername").fill("karl.lueders")
+        page.screenshot(path=str(Path(shots) / "web-login.png"), full_page=True)
     log_in(page, web, "karl.lueders", initial["karl.lueders"])
     assert page.get_by_role("heading", name="Meine Klassen").is_visible()
     headings = page.locator("h2").all_inner_texts()
@@ -142,9 +147,10 @@ def test_teacher_resets_two_pupils_and_gets_their_slips(
         "emre.oeztuerk",
         "paula.weiss",
     ]
-    shots = os.environ.get("SCHULIT_SCREENSHOTS")
     if shots:
+        page.get_by_label("Nguyễn, Ngọc").check()
         page.screenshot(path=str(Path(shots) / "web-classes.png"), full_page=True)
+        page.get_by_label("Nguyễn, Ngọc").uncheck()
     page.get_by_label("Müller, Lea").check()
     page.get_by_label("Öztürk, Emre").check()
     with page.expect_download() as download_info:
@@ -216,6 +222,8 @@ def test_forged_requests_get_403_and_change_nothing(county: WebCounty, web: WebS
     )
     assert response.status == 400
     assert county.dump() == before
+    refused = "refused: karl.lueders from 127.0.0.1 asked to reset gs-a/5a: zofia.kowalski"
+    assert refused in web.log.read_text()
 
 
 def test_twenty_wrong_passwords_are_throttled(county: WebCounty, web: WebServer, page: object) -> None:
