@@ -19,6 +19,7 @@ from tests.helpers.web import BASE_DN, WEB_DN, WebCounty, WebServer, binds, web_
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 CHROMIUM = "/usr/bin/chromium"
+GENERIC_ERROR = "Anmeldung nicht möglich. Bitte Benutzername und Passwort prüfen."
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -280,12 +281,12 @@ def test_empty_password_never_logs_in_although_the_directory_allows_it(
     response = page.request.post(
         web.url + "/", form={"username": "ute.brandt", "password": "", "csrf_token": token}
     )
-    assert response.status == 401
+    assert response.status == 401 and GENERIC_ERROR in response.text()
     for username in ("", "   ", "ute.brandt)(uid=*", "*", "x" * 65):
         response = page.request.post(
             web.url + "/", form={"username": username, "password": "irgendwas", "csrf_token": token}
         )
-        assert response.status == 401
+        assert response.status == 401 and GENERIC_ERROR in response.text()
     page.goto(web.url + "/klassen")
     assert page.get_by_role("heading", name="Anmeldung für Lehrkräfte").is_visible()
 
@@ -301,6 +302,8 @@ def test_locked_teacher_loses_the_session_and_logout_ends_it(
     county.run("accounts", "lock", "gerd.gesperrt")
     page.goto(web.url + "/klassen")
     assert page.get_by_role("heading", name="Anmeldung für Lehrkräfte").is_visible()
+    log_in(page, web, "gerd.gesperrt", county.passwords()["gerd.gesperrt"])  # locked: no new session
+    assert page.locator(".error").inner_text() == GENERIC_ERROR
     county.run("accounts", "unlock", "gerd.gesperrt")
     # logout: the old cookie is worth nothing afterwards
     log_in(page, web, "gerd.gesperrt", county.passwords()["gerd.gesperrt"])
