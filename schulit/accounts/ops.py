@@ -7,27 +7,27 @@ with the same login is refused with a clear message.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import ldap3
 from ldap3.utils.conv import escape_filter_chars
 
-from schulit.accounts.actual import first, paged, parse_account, read_reservations, values
-from schulit.accounts.apply import PERMISSIVE_MODIFY, disabled_hash, enabled_hash
-from schulit.accounts.diff import safety_limit
+from schulit.accounts import schema
+from schulit.accounts.actual import read_reservations
+from schulit.accounts.apply import read_state_attributes
 from schulit.accounts.model import (
     ACCOUNT_ATTRIBUTES,
     DEACTIVATED_PREFIX,
     KEY_PREFIX,
-    LOCKED_PREFIX,
     RESERVED_PREFIX,
     ActualAccount,
 )
+from schulit.accounts.rules import PasswordHolder, managed_counts, over_safety_limit, write_new_passwords
 from schulit.audit import AuditLog
-from schulit.delivery import DeliveryRecord, write_delivery
 from schulit.directory.layout import Layout
+from schulit.directory.read import first, paged, values
 from schulit.errors import DirectoryError, SafetyLimitError, SchulitError
 from schulit.inventory import Inventory
 from schulit.passwords import generate_password, hash_password
@@ -57,7 +57,7 @@ def list_accounts(
         parts.append(f"(description={escape_filter_chars(DEACTIVATED_PREFIX)}*)")
     search_filter = f"(&(objectClass=posixAccount){''.join(parts)})"
     accounts = [
-        parse_account(dn, attrs, layout)
+        schema.parse_account(dn, attrs, layout)
         for dn, attrs in paged(connection, layout.base_dn, search_filter, ACCOUNT_ATTRIBUTES)
     ]
     if state:
@@ -74,7 +74,7 @@ def find_account(connection: ldap3.Connection, layout: Layout, login: str) -> Ac
     dn, attributes = found[0]
     if not first(attributes, "employeeNumber").startswith(KEY_PREFIX):
         raise SchulitError(f"{dn} was not created by schulit; schulit leaves it alone")
-    return parse_account(dn, attributes, layout)
+    return schema.parse_account(dn, attributes, layout)
 
 
 def account_groups(connection: ldap3.Connection, layout: Layout, login: str) -> list[str]:
@@ -115,27 +115,12 @@ def account_json(
     return document
 
 
-def _password_and_descriptions(connection: ldap3.Connection, dn: str) -> tuple[str, list[str]]:
-    ok, _result, response, _ = connection.search(
-        dn, "(objectClass=*)", ldap3.BASE, attributes=["userPassword", "description"]
-    )
-    if not ok or not response:
-        raise DirectoryError(f"cannot read {dn}")
-    attributes = response[0]["attributes"]
-    raw = (attributes.get("userPassword") or [b""])[0]
-    return (raw.decode() if isinstance(raw, bytes) else str(raw)), values(attributes, "description")
-
-
 def lock(connection: ldap3.Connection, account: ActualAccount, audit: AuditLog, today: date) -> bool:
     """Lock by hand (kept across syncs). Returns False if it was locked already."""
     if account.locked_on is not None:
         return False
-    password, _ = _password_and_descriptions(connection, account.dn)
-    modification = {
-        "description": [(ldap3.MODIFY_ADD, [f"{LOCKED_PREFIX}{today.isoformat()}"])],
-        "shadowExpire": [(ldap3.MODIFY_REPLACE, ["1"])],
-        "userPassword": [(ldap3.MODIFY_REPLACE, [disabled_hash(password)])],
-    }
+    password, _ = read_state_attributes(connection, account.dn)
+    modification = schema.lock_modification(password, today)
     _check(connection.modify(account.dn, modification), f"locking {account.login}")
     audit.record("modify", account.dn, list(modification))
     return True
@@ -145,51 +130,40 @@ def unlock(connection: ldap3.Connection, account: ActualAccount, audit: AuditLog
     """Remove a hand lock; a deactivated account stays disabled. Returns False if it was not locked."""
     if account.locked_on is None:
         return False
-    password, descriptions = _password_and_descriptions(connection, account.dn)
-    modification: dict[str, list[tuple[str, list[str]]]] = {
-        "description": [(ldap3.MODIFY_DELETE, [d for d in descriptions if d.startswith(LOCKED_PREFIX)])],
-    }
-    if account.deactivated_on is None:
-        modification["shadowExpire"] = [(ldap3.MODIFY_REPLACE, [])]
-        modification["userPassword"] = [(ldap3.MODIFY_REPLACE, [enabled_hash(password)])]
+    password, descriptions = read_state_attributes(connection, account.dn)
+    modification = schema.unlock_modification(password, descriptions)
     _check(connection.modify(account.dn, modification), f"unlocking {account.login}")
     audit.record("modify", account.dn, list(modification))
     return True
 
 
-def password_modification(
-    inventory: Inventory, password: str, *, disabled: bool = False
-) -> dict[str, list[tuple[str, list[str]]]]:
-    """The one modify that gives an account a new password: every hash the directory keeps for it.
+def new_password_modification(
+    inventory: Inventory, password: str, *, active: bool = True
+) -> schema.Modification:
+    """The one modify that gives an account a new password, from the clear text: every hash it keeps.
 
     Today that is ``userPassword``; where NT hashes are kept (Samba) they belong in this same modify, so that
-    no way of logging in keeps the old password. ``disabled`` keeps a deactivated or locked account unusable.
+    no way of logging in keeps the old password. A disabled (deactivated or locked) account stays disabled.
     """
     hashed = hash_password(password, inventory.passwords.hash_scheme)
-    if disabled:
-        hashed = disabled_hash(hashed)
-    return {"userPassword": [(ldap3.MODIFY_REPLACE, [hashed])]}
+    return schema.password_modification(hashed, active=active)
 
 
-def issue_passwords(
-    inventory: Inventory, accounts: list[ActualAccount], reason: str = "reset"
-) -> list[DeliveryRecord]:
-    """New initial passwords for ``accounts`` (in memory only; the caller delivers them)."""
-    issued_at = datetime.now(UTC).isoformat(timespec="seconds")
+def issue_passwords(inventory: Inventory, accounts: list[ActualAccount]) -> list[tuple[PasswordHolder, str]]:
+    """New initial passwords for ``accounts``, in memory only (the caller delivers them)."""
     return [
-        DeliveryRecord(
-            school_id=account.home_school,
-            school_name=inventory.school(account.home_school).name,
-            class_name=account.class_name or "",
-            role=account.role,
-            login=account.login,
-            first_name=account.first_name,
-            last_name=account.last_name,
-            password=generate_password(inventory.passwords.length),
-            reason=reason,
-            issued_at=issued_at,
+        (
+            PasswordHolder(
+                login=a.login,
+                role=a.role,
+                first_name=a.first_name,
+                last_name=a.last_name,
+                class_name=a.class_name,
+                school_id=a.home_school,
+            ),
+            generate_password(inventory.passwords.length),
         )
-        for account in accounts
+        for a in accounts
     ]
 
 
@@ -197,14 +171,14 @@ def set_passwords(
     connection: ldap3.Connection,
     inventory: Inventory,
     accounts: list[ActualAccount],
-    records: list[DeliveryRecord],
+    issued: list[tuple[PasswordHolder, str]],
     audit: AuditLog,
 ) -> None:
-    """Write the passwords of ``records`` to their accounts; disabled accounts stay disabled."""
-    passwords = {record.login: record.password for record in records}
+    """Write the ``issued`` passwords to their accounts, one modify each (audited)."""
+    passwords = {holder.login: password for holder, password in issued}
     for account in accounts:
-        modification = password_modification(
-            inventory, passwords[account.login], disabled=account.state != "active"
+        modification = new_password_modification(
+            inventory, passwords[account.login], active=account.state == "active"
         )
         _check(connection.modify(account.dn, modification), f"resetting the password of {account.login}")
         audit.record("modify", account.dn, list(modification))
@@ -214,16 +188,10 @@ def reset_passwords(
     connection: ldap3.Connection, inventory: Inventory, accounts: list[ActualAccount], audit: AuditLog
 ) -> list[Path]:
     """New initial passwords: delivery file (0600) first, then the hashes; disabled accounts stay disabled."""
-    records = issue_passwords(inventory, accounts)
-    files = []
-    by_school: dict[str, list[DeliveryRecord]] = {}
-    for record in records:
-        by_school.setdefault(record.school_id, []).append(record)
-    for school_id, school_records in sorted(by_school.items()):
-        path = write_delivery(inventory.passwords.delivery_dir, school_id, school_records)
-        if path is not None:
-            files.append(path)
-    set_passwords(connection, inventory, accounts, records, audit)
+    issued = issue_passwords(inventory, accounts)
+    names = {school.id: school.name for school in inventory.schools}
+    files = write_new_passwords(inventory.passwords.delivery_dir, issued, names, "reset")
+    set_passwords(connection, inventory, accounts, issued, audit)
     return files
 
 
@@ -259,23 +227,16 @@ def check_purge_limit(
     per_school: dict[str, int] = {}
     for account in plan.accounts:
         per_school[account.home_school] = per_school.get(account.home_school, 0) + 1
-    for school_id, count in sorted(per_school.items()):
-        total = count_accounts(connection, layout, school_id)
-        limit = safety_limit(inventory.safety, total)
-        if count > limit:
-            raise SafetyLimitError(
-                f"{school_id}: purge would delete {count} of {total} accounts (limit {limit}); "
-                "nothing deleted; run with --force if that is right"
-            )
-
-
-def count_accounts(connection: ldap3.Connection, layout: Layout, school: str) -> int:
-    """How many managed accounts list ``school`` (no attributes transferred)."""
-    search_filter = (
-        f"(&(objectClass=posixAccount)(employeeNumber={escape_filter_chars(KEY_PREFIX)}*)"
-        f"(departmentNumber={escape_filter_chars(school)}))"
-    )
-    return sum(1 for _ in paged(connection, layout.base_dn, search_filter, ["1.1"]))
+    managed = {
+        school_id: managed_counts(list_accounts(connection, layout, school=school_id)).get(school_id, 0)
+        for school_id in per_school
+    }
+    over = over_safety_limit(inventory.safety, per_school, managed)
+    for school_id, (count, limit) in sorted(over.items()):
+        raise SafetyLimitError(
+            f"{school_id}: purge would delete {count} accounts, {managed.get(school_id, 0)} are active "
+            f"(limit {limit}); nothing deleted; run with --force if that is right"
+        )
 
 
 def apply_purge(
@@ -293,9 +254,7 @@ def apply_purge(
     for account in plan.accounts:
         reservation = f"cn={ldap3.utils.dn.escape_rdn(account.login)},{layout.system_dn}"
         outcome = connection.add(
-            reservation,
-            ["top", "organizationalRole"],
-            {"cn": account.login, "description": f"{RESERVED_PREFIX}{until.isoformat()}"},
+            reservation, schema.RESERVATION_CLASSES, schema.reservation_attributes(account.login, until)
         )
         if not outcome[0] and outcome[1].get("description") != "entryAlreadyExists":
             _check(outcome, f"reserving {account.login}")
@@ -307,7 +266,7 @@ def apply_purge(
     # an interrupted purge leaves stale memberUid values, which the next sync removes
     for group_dn, logins in sorted(memberships.items()):
         connection.modify(
-            group_dn, {"memberUid": [(ldap3.MODIFY_DELETE, logins)]}, controls=[PERMISSIVE_MODIFY]
+            group_dn, schema.membership_modification([], logins), controls=[schema.PERMISSIVE_MODIFY]
         )
         audit.record("modify", group_dn, ["memberUid"])
     for dn in plan.expired_reservations:

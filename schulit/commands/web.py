@@ -5,7 +5,6 @@ from __future__ import annotations
 import click
 
 from schulit.context import AppContext
-from schulit.directory.layout import Layout
 from schulit.errors import SchulitError
 
 
@@ -26,13 +25,12 @@ def web_command(app: AppContext, listen: str | None, threads: int, print_acl: bo
             f"{inventory.root / 'county.toml'}: no [web] section; set at least bind_dn and password_file "
             "of the web page's own directory identity (README: Teachers' web page)"
         )
-    directory = app.directory_settings()
     if print_acl:
         from schulit.web.acl import web_access_rules
 
-        for rule in web_access_rules(Layout(directory.base_dn), inventory.web.bind_dn):
+        for rule in web_access_rules(inventory.layout, inventory.web.bind_dn):
             click.echo(rule)
         return
     from schulit.web.server import serve
 
-    serve(inventory, directory, inventory.web, listen or inventory.web.listen, threads)
+    serve(inventory, inventory.web, listen or inventory.web.listen, threads)

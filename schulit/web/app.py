@@ -26,6 +26,7 @@ from werkzeug.exceptions import HTTPException
 
 from schulit.accounts import ops
 from schulit.accounts.model import ActualAccount
+from schulit.accounts.rules import delivery_records
 from schulit.audit import AuditLog
 from schulit.errors import DirectoryError
 from schulit.inventory import WebSettings
@@ -228,13 +229,13 @@ def create_app(directory: WebDirectory, config: WebConfig) -> Flask:
                     teacher=teacher,
                     error="Bitte mindestens eine Schülerin oder einen Schüler auswählen.",
                 )
-            records = ops.issue_passwords(directory.inventory, chosen)
-            pdf = render_pdf(
-                records, {school_class.school_id: school_class.school_name}, date.today()
-            )  # built before anything is written: a failure here changes nothing
+            issued = ops.issue_passwords(directory.inventory, chosen)
+            names = {school_class.school_id: school_class.school_name}
+            # the PDF is built before anything is written: a failure here changes nothing
+            pdf = render_pdf(delivery_records(issued, names, "reset"), names, date.today())
             actor = f"{teacher.login} from {request.remote_addr}"
             with AuditLog(directory.inventory.audit_log, "web reset-password", actor=actor) as audit:
-                ops.set_passwords(connection, directory.inventory, chosen, records, audit)
+                ops.set_passwords(connection, directory.inventory, chosen, issued, audit)
         name = f"Zugangsdaten-{school_class.school_id}-{school_class.name}.pdf"
         return Response(
             pdf,
@@ -268,7 +269,7 @@ def create_app(directory: WebDirectory, config: WebConfig) -> Flask:
                 or not directory.password_matches(account, old)
             ):
                 return page("password.html", 401, error=GENERIC_CHANGE_ERROR, username=login)
-            modification = ops.password_modification(directory.inventory, new)
+            modification = ops.new_password_modification(directory.inventory, new)
             actor = f"{account.login} from {request.remote_addr}"
             with AuditLog(directory.inventory.audit_log, "web change-password", actor=actor) as audit:
                 ok = connection.modify(account.dn, modification)[0]

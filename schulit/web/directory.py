@@ -7,27 +7,20 @@ service's own identity; a person's password is checked by a bind of its own, on 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 
 import ldap3
 from ldap3.core.exceptions import LDAPException
 from ldap3.utils.conv import escape_filter_chars
 
-from schulit.accounts.actual import first, home_school_of, paged, parse_account, values
-from schulit.accounts.diff import group_dn
-from schulit.accounts.model import (
-    ACCOUNT_ATTRIBUTES,
-    GROUP_MARKER,
-    KEY_PREFIX,
-    ROLE_CONTAINERS,
-    ActualAccount,
-)
-from schulit.directory.connection import connect, directory_server, disconnect
-from schulit.directory.layout import Layout
+from schulit.accounts.model import ACCOUNT_ATTRIBUTES, GROUP_MARKER, KEY_PREFIX, ActualAccount
+from schulit.accounts.schema import home_school_of, parse_account
+from schulit.directory.connection import check_transport, connected, directory_server, disconnect
+from schulit.directory.layout import ROLE_CONTAINERS
+from schulit.directory.read import first, paged, values
 from schulit.errors import DirectoryError, InventoryError
-from schulit.inventory import DirectorySettings, Inventory, WebSettings
+from schulit.inventory import Inventory, WebSettings
 from schulit.naming import transliterate
 
 LOGIN_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
@@ -53,20 +46,17 @@ def clean_login(raw: str) -> str | None:
 class WebDirectory:
     """The directory as the web page sees it."""
 
-    def __init__(self, inventory: Inventory, directory: DirectorySettings, web: WebSettings):
+    def __init__(self, inventory: Inventory, web: WebSettings):
         self.inventory = inventory
-        self.layout = Layout(directory.base_dn)
-        self.user_settings = directory
-        self.service_settings = replace(directory, bind_dn=web.bind_dn, password_file=web.password_file)
+        self.layout = inventory.layout
+        self.user_settings = inventory.directory
+        self.service_settings = replace(
+            inventory.directory, bind_dn=web.bind_dn, password_file=web.password_file
+        )
 
-    @contextmanager
-    def service(self) -> Iterator[ldap3.Connection]:
-        """A connection bound as the web service's identity."""
-        connection = connect(self.service_settings)
-        try:
-            yield connection
-        finally:
-            disconnect(connection)
+    def service(self) -> AbstractContextManager[ldap3.Connection]:
+        """A connection bound as the web service's identity, for one request."""
+        return connected(self.service_settings)
 
     def account(self, connection: ldap3.Connection, login: str) -> ActualAccount | None:
         """The schulit-managed account with this (already cleaned) login, or None."""
@@ -88,6 +78,7 @@ class WebDirectory:
         """
         if not password or len(password) > MAX_PASSWORD:
             return False
+        check_transport(self.user_settings)
         connection = ldap3.Connection(
             directory_server(self.user_settings),
             user=account.dn,
@@ -171,7 +162,7 @@ class WebDirectory:
         return SchoolClass(school_id, school_name, name, tuple(pupils))
 
     def _class_group_dn(self, school_id: str, name: str) -> str:
-        return group_dn(self.layout, school_id, f"{school_id}-{name}")
+        return self.layout.group_dn(school_id, f"{school_id}-{name}")
 
 
 def _class_sort_key(name: str) -> tuple[int, str]:

@@ -8,7 +8,7 @@ import waitress
 
 from schulit.directory.connection import connect, disconnect
 from schulit.errors import SchulitError
-from schulit.inventory import DirectorySettings, Inventory, WebSettings
+from schulit.inventory import Inventory, WebSettings
 from schulit.web.app import WebConfig, create_app
 from schulit.web.directory import WebDirectory
 
@@ -33,12 +33,10 @@ def parse_listen(listen: str, web: WebSettings) -> tuple[str, int]:
     return str(address), number
 
 
-def serve(
-    inventory: Inventory, directory: DirectorySettings, web: WebSettings, listen: str, threads: int = 4
-) -> None:
+def serve(inventory: Inventory, web: WebSettings, listen: str, threads: int = 4) -> None:
     """Check that the web identity can bind, then serve until interrupted."""
     host, port = parse_listen(listen, web)
-    web_directory = WebDirectory(inventory, directory, web)
+    web_directory = WebDirectory(inventory, web)
     disconnect(connect(web_directory.service_settings))  # fail now, with a clear message, not per request
     app = create_app(web_directory, WebConfig(web=web, county_name=inventory.county_name))
     proxy = {}
