@@ -211,6 +211,8 @@ class School:
     network: Network | None
     vars: Mapping[str, Any]
     file: Path
+    # fallback for exports without a class column: teacher's source id -> classes they teach (normalised)
+    teacher_classes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -638,6 +640,7 @@ def _load_school(table: _Table, root: Path) -> School | None:
     network = _load_network(network_table) if network_table.data else None
     network_table.done()
     school_vars = table.free_table("vars")
+    teacher_classes = _load_teacher_classes(table)
     table.done()
     if len(table.problems) > before or school_id is None:
         return None
@@ -651,7 +654,25 @@ def _load_school(table: _Table, root: Path) -> School | None:
         network=network,
         vars=school_vars,
         file=table.file,
+        teacher_classes=teacher_classes,
     )
+
+
+def _load_teacher_classes(table: _Table) -> dict[str, tuple[str, ...]]:
+    """``[teacher_classes]``: ``"<teacher's source id>" = ["5a", "6b"]``; every class name checked."""
+    from schulit.rosters.common import normalise_class
+
+    result = {}
+    for source_id, classes in table.free_table("teacher_classes").items():
+        if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
+            table.problem(f"teacher_classes.{source_id}", "expected a list of class names")
+            continue
+        normalised = [normalise_class(c) for c in classes]
+        for raw, name in zip(classes, normalised, strict=True):
+            if name is None:
+                table.problem(f"teacher_classes.{source_id}", f"unknown class format {raw!r}")
+        result[source_id] = tuple(sorted({n for n in normalised if n}))
+    return result
 
 
 def _load_roster(table: _Table, root: Path) -> RosterSource:

@@ -5,9 +5,12 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from schulit.accounts.desired import DesiredState
+import pytest
+
+from schulit.accounts.desired import DesiredState, build_desired
 from schulit.accounts.diff import plan_changes
 from schulit.accounts.model import DesiredPerson, DirectoryState, SchoolReport, identity_key
+from schulit.errors import InventoryError
 from schulit.inventory import load_inventory
 from schulit.records import RosterSource
 from schulit.rosters import read_roster
@@ -106,3 +109,25 @@ def test_teachers_join_the_groups_of_their_classes_that_have_pupils(tmp_path: Pa
     assert members["cn=gs-b-5a"] == ["emre.test", "karl.test"]
     assert "cn=gs-a-9z" not in members  # a class without pupils gets no group
     assert members["cn=gs-a-teachers"] == ["karl.test", "ute.test"]
+
+
+def test_per_school_inventory_fallback_for_exports_without_a_class_column(tmp_path: Path) -> None:
+    root = write_inventory(tmp_path, school_ids=("gs-a",))
+    school_file = root / "schools" / "gs-a.toml"
+    (root / "rosters" / "lehrer.csv").write_text(
+        "Personalnummer;Nachname;Vorname;Klassen\nP1;Lüders;Karl;\nP2;Weiß;Ute;2b\n", encoding="utf-8"
+    )
+    school_file.write_text(
+        school_file.read_text()
+        + '\n[[rosters]]\npath = "rosters/lehrer.csv"\nrole = "teacher"\n'
+        + '\n[teacher_classes]\nP1 = ["05A", "1b"]\nP2 = ["1a"]\n'
+    )
+    inventory = load_inventory(root)
+    desired = build_desired(inventory, ["gs-a"])
+    taught = {p.last_name: p.teacher_classes for p in desired.persons.values() if p.role == "teacher"}
+    assert taught == {"Lüders": (("gs-a", "1b"), ("gs-a", "5a")), "Weiß": (("gs-a", "1a"), ("gs-a", "2b"))}
+    school_file.write_text(school_file.read_text() + 'P3 = ["#?"]\nP4 = "5a"\n')
+    with pytest.raises(InventoryError) as error:
+        load_inventory(root)
+    assert f"{school_file}: teacher_classes.P3: unknown class format '#?'" in str(error.value)
+    assert "teacher_classes.P4: expected a list of class names" in str(error.value)
