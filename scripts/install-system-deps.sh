@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Install the Debian packages schulit's tests and demo run for real: OpenLDAP (slapd, ldap-utils),
-# OpenSSH server, poppler-utils (PDF checks), a Samba AD DC with its clients (samba-ad-dc and the provisioning
-# files, krb5-user, smbclient, winbind, libnss-winbind for the test member server, which uses it only inside
-# its own mount namespace). The machine's NSS and PAM stay as they are: libnss-winbind adds itself to
-# /etc/nsswitch.conf, so both are restored after the install. Non-interactive; no system daemon is left
-# running: the suite and the demo start their own throwaway instances.
+# OpenSSH server, poppler-utils (PDF checks), chromium (the web page's browser tests, driven by Playwright),
+# a Samba AD DC with its clients (samba-ad-dc and the provisioning files, krb5-user, smbclient, winbind,
+# libnss-winbind for the test member server, which uses it only inside its own mount namespace). The
+# machine's NSS and PAM stay as they are: libnss-winbind adds itself to /etc/nsswitch.conf, so both are
+# restored after the install. Non-interactive; no system daemon is left running: the suite and the demo
+# start their own throwaway instances.
 set -euo pipefail
 
-packages=(slapd ldap-utils openssh-server openssh-client openssl poppler-utils tmux fonts-dejavu-core
+packages=(slapd ldap-utils openssh-server openssh-client openssl poppler-utils tmux fonts-dejavu-core chromium
           samba samba-ad-dc samba-ad-provision samba-dsdb-modules samba-vfs-modules winbind krb5-user smbclient
           libnss-winbind)
 missing=()
