@@ -77,6 +77,7 @@ class IdentityPolicy:
 
     pupil_id_scope: str = "school"
     teacher_id_scope: str = "county"
+    name_key_file: Path | None = None  # secret for the keys of name+birthdate schools (rosters/namekey.py)
 
 
 @dataclass(frozen=True)
@@ -167,6 +168,7 @@ class School:
     network: Network | None
     vars: Mapping[str, Any]
     file: Path
+    require_class: bool = False  # reject pupils without a class instead of syncing them class-less
 
 
 @dataclass(frozen=True)
@@ -382,6 +384,7 @@ def load_inventory(root: Path | str) -> Inventory:
     identity = IdentityPolicy(
         pupil_id_scope=identity_table.string("pupil_id_scope", "school", choices=ID_SCOPES),
         teacher_id_scope=identity_table.string("teacher_id_scope", "county", choices=ID_SCOPES),
+        name_key_file=identity_table.path("name_key_file", root),
     )
     identity_table.done()
 
@@ -439,6 +442,12 @@ def load_inventory(root: Path | str) -> Inventory:
     top.done()
 
     schools = _load_schools(root, problems)
+    matched_by_name = [s.id for s in schools if s.identity == "name+birthdate"]
+    if matched_by_name and identity.name_key_file is None:
+        problems.append(
+            f"{county_file}: identity.name_key_file: missing (expected the path of a secret file; "
+            f"{', '.join(matched_by_name)} are matched by name and birth date, whose keys it protects)"
+        )
     if problems:
         raise InventoryError(problems)
     return Inventory(
@@ -522,6 +531,7 @@ def _load_school(table: _Table, root: Path) -> School | None:
     name = table.string("name", "", required=True)
     school_type = table.string("type", "", required=True, choices=SCHOOL_TYPES)
     identity = table.string("identity", "source-id", choices=IDENTITIES)
+    require_class = table.boolean("require_class", False)
     rosters = tuple(_load_roster(item, root) for item in table.array_of_tables("rosters"))
     if not rosters:
         table.problem("rosters", "missing (expected at least one [[rosters]] table)")
@@ -543,6 +553,7 @@ def _load_school(table: _Table, root: Path) -> School | None:
         network=network,
         vars=school_vars,
         file=table.file,
+        require_class=require_class,
     )
 
 

@@ -116,7 +116,9 @@ def describe_change(change: Change) -> str:
     """One line for --verbose output (never a password: plans do not contain any)."""
     details = change.details
     if change.action == "create":
-        where = f"{details['role']}, {details['class']}" if details.get("class") else details["role"]
+        where = details["role"]
+        if details["role"] == "pupil":
+            where = f"pupil, {details.get('class') or 'no class'}"
         return f"+ create {change.login} ({details['first_name']} {details['last_name']}, {where})"
     if change.action == "update":
         parts = [
@@ -337,7 +339,7 @@ def list_accounts(
         name = f"{account.first_name} {account.last_name}"
         click.echo(
             f"{account.login:<22} {name[:34]:<34} {account.role:<8} {account.home_school:<22} "
-            f"{account.class_name or '':<8} {account.state}"
+            f"{account.class_name or ('(no class)' if account.role == 'pupil' else ''):<8} {account.state}"
         )
     app.info(f"{len(accounts)} accounts")
 

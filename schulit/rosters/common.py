@@ -9,6 +9,7 @@ from datetime import date, datetime
 
 from schulit.naming import transliterate
 from schulit.records import RejectedRow, RosterPerson
+from schulit.rosters.namekey import NameKeys
 
 MAX_FIELD = 200
 MAX_COLUMNS = 200
@@ -44,9 +45,11 @@ def parse_date(value: str) -> date | None:
     return None
 
 
-def name_key(first: str, last: str, birth: date) -> str:
-    """The derived id of a person in a school without stable ids (name+birthdate identity)."""
-    return f"nbd:{transliterate(last).lower()}|{transliterate(first).lower()}|{birth.isoformat()}"
+def ephemeral_name_keys() -> NameKeys:
+    """Keys valid for one read only: for reading a name+birthdate roster without syncing it."""
+    import secrets
+
+    return NameKeys(secrets.token_bytes(32))
 
 
 @dataclass
@@ -56,15 +59,24 @@ class RowCollector:
     file: str
     school_id: str
     identity: str
+    name_keys: NameKeys | None = None  # name+birthdate schools: the county's secret (else one for this read)
+    require_class: bool = False  # reject pupils without a class (school setting ``require_class``)
     persons: list[RosterPerson] = field(default_factory=list)
     rejected: list[RejectedRow] = field(default_factory=list)
     seen_ids: dict[str, int] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if self.identity == "name+birthdate" and self.name_keys is None:
+            self.name_keys = ephemeral_name_keys()
+
     def reject(self, line: int, field_name: str, problem: str) -> None:
         self.rejected.append(RejectedRow(self.file, line, field_name, problem))
 
-    def add(self, line: int, role: str, values: dict[str, str]) -> None:
-        """Validate one row (already mapped to field names) and keep or reject it."""
+    def add(self, line: int, role: str, values: dict[str, str], *, login: str | None = None) -> None:
+        """Validate one row (already mapped to field names) and keep or reject it.
+
+        ``login``: a login the source system already gave the person (migration); kept as it is.
+        """
         for name, value in values.items():
             if CONTROL.search(value):
                 return self.reject(line, name, "contains control characters (newline, NUL, ...)")
@@ -90,17 +102,21 @@ class RowCollector:
                 return self.reject(
                     line, "birth_date", "missing (this school is matched by name and birth date)"
                 )
-            source_id = source_id or name_key(first, last, birth)
+            assert self.name_keys is not None
+            source_id = source_id or self.name_keys.source_id(self.school_id, first, last, birth)
         elif not source_id:
             return self.reject(line, "source_id", "missing id")
         class_name = None
+        class_label = None
         if role == "pupil":
-            raw_class = values.get("class_name", "").strip()
-            if not raw_class:
-                return self.reject(line, "class_name", "missing class")
-            class_name = normalise_class(raw_class)
-            if class_name is None:
-                return self.reject(line, "class_name", f"unknown class format {raw_class!r}")
+            raw_class = clean_name(values.get("class_name", ""))
+            if not raw_class and self.require_class:
+                return self.reject(line, "class_name", "missing class (this school requires one)")
+            if raw_class:
+                class_name = normalise_class(raw_class)
+                if class_name is None:
+                    return self.reject(line, "class_name", f"unknown class format {raw_class!r}")
+                class_label = raw_class
         if source_id in self.seen_ids:
             return self.reject(
                 line, "source_id", f"duplicate id {source_id!r} (also line {self.seen_ids[source_id]})"
@@ -118,6 +134,8 @@ class RowCollector:
                 birth_date=birth,
                 email=email,
                 origin=f"{self.file}:{line}",
+                class_label=class_label,
+                login=login,
             )
         )
         return None

@@ -108,9 +108,10 @@ def map_columns(header: list[str], source: RosterSource, file: str, line: int = 
     return mapping
 
 
-def read_csv_roster(source: RosterSource, school_id: str, *, identity: str = "source-id") -> RosterResult:
+def read_csv_roster(source: RosterSource, collector: RowCollector) -> RosterResult:
     """Read a CSV export into persons and rejected rows."""
     file = str(source.path)
+    identity = collector.identity
     try:
         size = source.path.stat().st_size
         if size > MAX_FILE_BYTES:
@@ -154,7 +155,6 @@ def read_csv_roster(source: RosterSource, school_id: str, *, identity: str = "so
             f"{file}:{header_index + 1}: {missing[0]}: no column for {', '.join(missing)} in the "
             f"header {header!r}; add a [rosters.columns] mapping to the school's inventory file"
         )
-    collector = RowCollector(file, school_id, identity)
     consumed = reader.line_num  # physical lines read so far, counted from the header line
     try:
         for row in reader:
