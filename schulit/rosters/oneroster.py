@@ -139,23 +139,26 @@ def read_oneroster(source: RosterSource, collector: RowCollector) -> RosterResul
     """Read a OneRoster 1.1 or 1.2 bundle into persons of the collector's school."""
     school_id = collector.school_id
     bundle = Bundle(source.path)
-    delta = _manifest(bundle).get("file.users") == "delta"
+    manifest = _manifest(bundle)
+    delta = manifest.get("file.users") == "delta"
     deleted: list[str] = []
     org = _school_org(bundle, school_id)
-    version_12 = bundle.has("roles.csv")
+    version_12 = bundle.has("roles.csv") or manifest.get("oneroster.version", "").startswith("1.2")
     roles: dict[str, str] = {}
     members: set[str] = set()
     if version_12:
-        for _, row in bundle.rows("roles.csv", columns=("userSourcedId",)):
+        for _, row in bundle.rows("roles.csv", not delta, ("userSourcedId",)):
             if _active(row) and row.get("orgSourcedId") == org and row.get("role") in ROLE_MAP:
                 roles.setdefault(row["userSourcedId"], ROLE_MAP[row["role"]])
                 members.add(row["userSourcedId"])
     classes = {
-        row["sourcedId"]: row for _, row in bundle.rows("classes.csv", columns=("sourcedId",)) if _active(row)
+        row["sourcedId"]: row
+        for _, row in bundle.rows("classes.csv", not delta, ("sourcedId",))
+        if _active(row)
     }
     homeroom: dict[str, str] = {}
     scheduled: dict[str, str] = {}
-    for _, row in bundle.rows("enrollments.csv", columns=("userSourcedId",)):
+    for _, row in bundle.rows("enrollments.csv", not delta, ("userSourcedId",)):
         if not _active(row) or row.get("role") != "student":
             continue
         klass = classes.get(row.get("classSourcedId", ""))
