@@ -566,6 +566,14 @@ def _load_roster(table: _Table, root: Path) -> RosterSource:
     delimiter = table.string("delimiter", "auto")
     if delimiter not in ("auto", ";", ",", "\t", "|"):
         table.problem("delimiter", f"expected auto, ';', ',', '|' or a tab, got {delimiter!r}")
+    preset = table.string("preset")
+    if preset is not None:
+        from schulit.rosters.presets import check_preset
+
+        try:
+            check_preset(preset)
+        except ValueError as exc:
+            table.problem("preset", str(exc))
     source = RosterSource(
         path=path or Path(),
         format=roster_format,
@@ -573,7 +581,7 @@ def _load_roster(table: _Table, root: Path) -> RosterSource:
         encoding=table.string("encoding", "auto"),
         delimiter=delimiter,
         columns=table.string_map("columns"),
-        preset=table.string("preset"),
+        preset=preset,
         origin=f"{table.file}: {table.where}",
     )
     table.done()

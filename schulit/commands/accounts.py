@@ -17,6 +17,7 @@ from schulit.audit import AuditLog
 from schulit.context import AppContext
 from schulit.directory.layout import Layout
 from schulit.errors import EXIT_CHANGES_PENDING, SchulitError
+from schulit.inventory import ROSTER_FORMATS, ROSTER_ROLES
 
 SCHOOL_OPTION = click.option(
     "--school",
@@ -58,8 +59,20 @@ def roster_options(function: Any) -> Any:
             click.option(
                 "--format",
                 "roster_format",
-                type=click.Choice(["csv", "oneroster"]),
+                type=click.Choice(list(ROSTER_FORMATS)),
                 help="Format of the --roster files (default: as in the inventory).",
+            ),
+            click.option(
+                "--role",
+                "roster_role",
+                type=click.Choice(list(ROSTER_ROLES)),
+                help="Who is in the --roster files: pupil (default for a CSV file; replaces the pupil "
+                "roster), teacher (replaces the teacher roster) or mixed (replaces every roster).",
+            ),
+            click.option(
+                "--preset",
+                metavar="NAME",
+                help="Export preset of the --roster files (schild-nrw, asv-bw, ...; see the README).",
             ),
             click.option("--encoding", help="Encoding of the --roster files (default: as in the inventory)."),
             click.option(
@@ -96,10 +109,20 @@ def _options(
     confirmed_renames: tuple[str, ...],
     today: Any,
     force: bool = False,
+    roster_role: str | None = None,
+    preset: str | None = None,
 ) -> SyncOptions:
     inventory = app.inventory()
     overrides = dict(
-        roster_override(inventory, spec, format=roster_format, encoding=encoding, delimiter=delimiter)
+        roster_override(
+            inventory,
+            spec,
+            format=roster_format,
+            encoding=encoding,
+            delimiter=delimiter,
+            role=roster_role,
+            preset=preset,
+        )
         for spec in rosters
     )
     return SyncOptions(
@@ -186,6 +209,8 @@ def plan(
     schools: tuple[str, ...],
     rosters: tuple[str, ...],
     roster_format: str | None,
+    roster_role: str | None,
+    preset: str | None,
     encoding: str | None,
     delimiter: str | None,
     skip_bad_rows: bool,
@@ -199,7 +224,17 @@ def plan(
     safety limit.
     """
     options = _options(
-        app, schools, rosters, roster_format, encoding, delimiter, skip_bad_rows, confirmed_renames, today
+        app,
+        schools,
+        rosters,
+        roster_format,
+        encoding,
+        delimiter,
+        skip_bad_rows,
+        confirmed_renames,
+        today,
+        roster_role=roster_role,
+        preset=preset,
     )
     outcome = run_sync(
         app.inventory(), app.directory_settings(), options, command="accounts plan", dry_run=True
@@ -240,6 +275,8 @@ def sync(
     schools: tuple[str, ...],
     rosters: tuple[str, ...],
     roster_format: str | None,
+    roster_role: str | None,
+    preset: str | None,
     encoding: str | None,
     delimiter: str | None,
     skip_bad_rows: bool,
@@ -267,6 +304,8 @@ def sync(
         confirmed_renames,
         today,
         force=force,
+        roster_role=roster_role,
+        preset=preset,
     )
     options.lock_timeout = lock_timeout
     if dry_run:

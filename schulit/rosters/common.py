@@ -36,12 +36,18 @@ def normalise_class(value: str) -> str | None:
     return text if CLASS_PATTERN.match(text) else None
 
 
-def parse_date(value: str) -> date | None:
-    for pattern in DATE_FORMATS:
+def parse_date(value: str, formats: tuple[str, ...] = DATE_FORMATS) -> date | None:
+    """The first of ``formats`` that reads ``value`` as a plausible birth date (year 1900 on; a two-digit
+    year is never in the future: "65" is 1965)."""
+    for pattern in formats:
         try:
-            return datetime.strptime(value.strip(), pattern).date()
+            parsed = datetime.strptime(value.strip(), pattern).date()
         except ValueError:
             continue
+        if "%y" in pattern and parsed > date.today():
+            parsed = parsed.replace(year=parsed.year - 100)
+        if parsed.year >= 1900:
+            return parsed
     return None
 
 
@@ -61,6 +67,7 @@ class RowCollector:
     identity: str
     name_keys: NameKeys | None = None  # name+birthdate schools: the county's secret (else one for this read)
     require_class: bool = False  # reject pupils without a class (school setting ``require_class``)
+    date_formats: tuple[str, ...] = DATE_FORMATS
     persons: list[RosterPerson] = field(default_factory=list)
     rejected: list[RejectedRow] = field(default_factory=list)
     seen_ids: dict[str, int] = field(default_factory=dict)
@@ -93,7 +100,7 @@ class RowCollector:
         birth = None
         raw_birth = values.get("birth_date", "").strip()
         if raw_birth:
-            birth = parse_date(raw_birth)
+            birth = parse_date(raw_birth, self.date_formats)
             if birth is None:
                 return self.reject(line, "birth_date", f"not a date: {raw_birth!r} (expected dd.mm.yyyy)")
         source_id = values.get("source_id", "").strip()

@@ -189,6 +189,8 @@ def read_oneroster(source: RosterSource, collector: RowCollector) -> RosterResul
             role = ROLE_MAP.get(row.get("role", ""), "")
             if not role:
                 continue
+        if source.role in ROLE_MAP.values() and role != source.role:
+            continue  # the bundle gives only this role (the other comes from a --roster file)
         values = {
             "source_id": user_id,
             "first_name": row.get("preferredGivenName") or row.get("givenName", ""),

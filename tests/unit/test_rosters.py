@@ -355,8 +355,27 @@ def test_empty_file_is_an_error(tmp_path: Path, content: bytes) -> None:
         read_csv(path)
 
 
-def test_utf16_export_is_refused(tmp_path: Path) -> None:
-    path = write(tmp_path, "ID;Nachname;Vorname;Klasse\n1;A;B;5a\n".encode("utf-16"))
+@pytest.mark.parametrize(
+    ("encoding", "bom", "configured"),
+    [
+        ("utf-16-le", b"\xff\xfe", "auto"),
+        ("utf-16-be", b"\xfe\xff", "auto"),
+        ("utf-16-le", b"", "auto"),  # UCS@school's own example: UTF-16-LE without a BOM, tab-separated
+        ("utf-16-be", b"", "auto"),
+        ("utf-16-le", b"\xff\xfe", "utf-16"),
+        ("utf-16-le", b"", "utf-16-le"),
+    ],
+)
+def test_utf16_exports_are_read(tmp_path: Path, encoding: str, bom: bytes, configured: str) -> None:
+    text = "ID\tNachname\tVorname\tKlasse\r\n1\tÖztürk\tЄва\t5a\r\n2\tWeiß\t小明\t5b\r\n"
+    path = write(tmp_path, bom + text.encode(encoding))
+    result = read_csv(path, encoding=configured)
+    assert table(result) == [("1", "Öztürk", "Єва", "5a"), ("2", "Weiß", "小明", "5b")]
+    assert rejects(result) == []
+
+
+def test_nul_bytes_that_are_no_utf16_are_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, b"ID;Nachname;Vorname;Klasse\n1;Ko\x00ch;Lea;5a\n")
     with pytest.raises(RosterError, match="NUL bytes") as info:
         read_csv(path)
     assert str(info.value).startswith(str(path))
