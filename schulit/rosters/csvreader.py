@@ -165,6 +165,17 @@ def csv_rows(lines: list[str], start: int, delimiter: str, file: str) -> Iterato
         raise RosterError(f"{file}:{start + consumed + 1}: unreadable CSV: {exc}") from None
 
 
+def _alternates(header: list[str], columns: dict[str, int], preset: Preset) -> dict[str, list[int]]:
+    """Field → further columns of the preset's header names for it, read where the first one is empty."""
+    keys = [_header_key(h) for h in header]
+    found: dict[str, list[int]] = {}
+    for name, aliases in preset.aliases.items():
+        others = [keys.index(a) for a in aliases if a in keys and keys.index(a) != columns.get(name)]
+        if others and name in columns:
+            found[name] = others
+    return found
+
+
 def read_csv_roster(source: RosterSource, collector: RowCollector) -> RosterResult:
     """Read a CSV export into persons and rejected rows."""
     file = str(source.path)
@@ -190,7 +201,8 @@ def read_csv_roster(source: RosterSource, collector: RowCollector) -> RosterResu
         raise RosterError(f"{file}:{header_line}: {len(header)} columns; a roster has at most {MAX_COLUMNS}")
     columns = map_columns(header, source, file, header_line, preset)
     headerless = preset.headerless.get(source.role) if preset is not None else None
-    if headerless and not {"first_name", "last_name"} & set(columns):
+    headerless_used = bool(headerless) and not {"first_name", "last_name"} & set(columns)
+    if headerless and headerless_used:
         # no header row (allowed by the preset): the columns are in the program's order
         columns = {name: index for index, name in enumerate(headerless)}
         rows = itertools.chain([(header_line, header)], rows)
@@ -210,11 +222,15 @@ def read_csv_roster(source: RosterSource, collector: RowCollector) -> RosterResu
             f"{file}:{header_line}: {missing[0]}: no column for {', '.join(missing)} in the "
             f"header {header!r}; add a [rosters.columns] mapping (or a preset) to the school's inventory file"
         )
+    alternates = _alternates(header, columns, preset) if preset is not None and not headerless_used else {}
     for line, row in rows:
         if len(row) > MAX_COLUMNS * 2:
             collector.reject(line, "row", f"{len(row)} fields")
             continue
         values = {name: (row[index] if index < len(row) else "") for name, index in columns.items()}
+        for name, indices in alternates.items():  # e.g. ASV-BW: Vornamen where the Rufname is empty
+            if not values.get(name, "").strip():
+                values[name] = next((row[i] for i in indices if i < len(row) and row[i].strip()), "")
         role = source.role
         if role == "mixed":
             role = ROLE_WORDS.get(_header_key(values.get("role", "")).replace(" ", ""), "unknown")
