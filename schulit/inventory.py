@@ -44,7 +44,7 @@ SCHOOL_TYPES = (
     "Förderschule",
 )
 IDENTITIES = ("source-id", "name+birthdate")
-ROSTER_FORMATS = ("csv", "oneroster")
+ROSTER_FORMATS = ("csv", "oneroster", "sophomorix", "ucs-school")
 ROSTER_ROLES = ("pupil", "teacher", "mixed")
 HASH_SCHEMES = ("crypt-sha512", "ssha")
 ID_SCOPES = ("school", "county")

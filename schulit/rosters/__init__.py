@@ -27,6 +27,11 @@ def read_roster(
         from schulit.rosters.oneroster import read_oneroster
 
         return read_oneroster(source, collector)
+    if source.format in ("sophomorix", "ucs-school"):
+        from schulit.rosters.peers import read_sophomorix, read_ucs_school
+
+        reader = read_sophomorix if source.format == "sophomorix" else read_ucs_school
+        return reader(source, collector)
     from schulit.rosters.csvreader import read_csv_roster
 
     return read_csv_roster(source, collector)
