@@ -217,9 +217,17 @@ class _Planner:
 
     def create(self, person: DesiredPerson) -> None:
         home = person.schools[0]
-        base = self.desired.logins.get(person.key) or login_base(
-            person.first_name, person.last_name, self.inventory.naming
-        )  # a login the source already gave (migration) is kept: adopt takes over a hand-made twin first
+        given = self.desired.logins.get(person.key)  # a login the source gave (migration): kept as it is
+        if given is not None and given in self.taken:
+            note = (
+                f"{person.origin}: login: {given!r} (given by the roster) is taken; not created: "
+                f"'schulit accounts adopt --school {home}' takes over an entry schulit did not create"
+            )
+            report = next((r for r in self.desired.reports if r.school_id == home), None)
+            if report is not None and note not in report.rejected:
+                report.rejected.append(note)
+            return
+        base = given or login_base(person.first_name, person.last_name, self.inventory.naming)
         login = allocate_login(
             base, lambda name: name.lower() in self.taken, self.inventory.naming.max_length
         )

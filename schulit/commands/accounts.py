@@ -478,3 +478,69 @@ def purge(app: AppContext, yes: bool, dry_run: bool, force: bool, today: Any, as
         app.info("purge: nothing to do")
     elif not dry_run:
         app.info(f"purge: deleted {len(outcome.deleted)} entries")
+
+
+@accounts_group.command("adopt")
+@click.option(
+    "--school", "school_id", required=True, metavar="ID", help="The school whose roster is matched."
+)
+@click.option("--roster", "rosters", multiple=True, metavar="ID=PATH", help="As for 'accounts sync'.")
+@click.option(
+    "--format", "roster_format", type=click.Choice(list(ROSTER_FORMATS)), help="Format of the --roster files."
+)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--dry-run", is_flag=True, help="Only show what would be taken over.")
+@JSON_OPTION
+@click.pass_obj
+def adopt(
+    app: AppContext,
+    school_id: str,
+    rosters: tuple[str, ...],
+    roster_format: str | None,
+    yes: bool,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    """Take over entries schulit did not create instead of creating twins.
+
+    An entry is taken over when its uid is the login the roster gives (sophomorix, UCS@school) or its
+    employeeNumber is the person's roster id. Login, uidNumber and password stay; run 'accounts sync'
+    afterwards to bring names, class and groups in line.
+    """
+    from schulit.accounts.adopt import AdoptPlan
+    from schulit.accounts.adopt import adopt as adopt_entries
+
+    inventory = app.inventory()
+    overrides = dict(roster_override(inventory, spec, format=roster_format) for spec in rosters)
+
+    def show(plan_: AdoptPlan) -> None:
+        for adoption in plan_.adoptions:
+            app.info(
+                f"  + adopt {adoption.dn} as {adoption.login} ({adoption.name}, {adoption.role}; "
+                f"{adoption.reason}) -> {adoption.new_dn}"
+            )
+        for line in plan_.left:
+            app.warn(f"left alone: {line}")
+        app.info(f"adopt: {len(plan_.adoptions)} entries to take over in {plan_.school_id}")
+
+    def confirm(plan_: AdoptPlan) -> bool:
+        if not as_json:
+            show(plan_)
+        if yes:
+            return True
+        if not sys.stdin.isatty():
+            raise SchulitError("not on a terminal: add --yes to adopt without asking")
+        return click.confirm(f"take over {len(plan_.adoptions)} entries?", default=False)
+
+    plan_, done = adopt_entries(
+        inventory, school_id, confirm=confirm, dry_run=dry_run, roster_overrides=overrides
+    )
+    if as_json:
+        click.echo(json.dumps({**plan_.to_json(), "adopted": done}, indent=2, ensure_ascii=False))
+        return
+    if dry_run or not plan_.adoptions:
+        show(plan_)
+        if not plan_.adoptions:
+            app.info("adopt: nothing to do")
+        return
+    app.info(f"adopt: took over {len(done)} entries; run 'schulit accounts sync' to bring them in line")
