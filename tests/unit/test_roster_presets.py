@@ -145,3 +145,20 @@ def test_unknown_preset_lists_the_known_ones(tmp_path: Path) -> None:
     with pytest.raises(InventoryError, match="preset: unknown preset 'schild'"):
         load_inventory(root)
     assert set(PRESETS) == {"schild-nrw", "asv-bw", "edoo-sys", "danis", "webuntis", "iserv"}
+
+
+def test_roster_override_takes_a_preset_and_refuses_an_unknown_one(tmp_path: Path) -> None:
+    from schulit.accounts.service import roster_override
+    from schulit.errors import SchulitError
+    from schulit.inventory import load_inventory
+
+    inventory = load_inventory(write_inventory(tmp_path / "inv"))
+    export = tmp_path / "SchuelerExport.csv"
+    export.write_text("4711;5a;Müller;Jürgen;01022015\n", encoding="utf-8")
+    school_id, sources = roster_override(inventory, f"gs-a={export}", preset="schild-nrw")
+    assert school_id == "gs-a" and [(s.path, s.preset, s.role) for s in sources] == [
+        (export, "schild-nrw", "pupil")
+    ]
+    assert people(read_roster(sources[0], "gs-a")) == [("4711", "Müller", "Jürgen", "5a", BORN)]
+    with pytest.raises(SchulitError, match=r"--preset: unknown preset 'sophomorix' \(known: asv-bw"):
+        roster_override(inventory, f"gs-a={export}", preset="sophomorix")
