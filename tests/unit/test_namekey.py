@@ -69,3 +69,28 @@ def test_key_file_is_created_private_and_checked(tmp_path: Path) -> None:
         load_name_keys(None)
     with pytest.raises(NameKeyError, match="cannot read the name key file"):
         load_name_keys(tmp_path / "missing")
+
+
+def test_a_name_and_birthdate_school_needs_the_key_file_setting(tmp_path: Path) -> None:
+    from schulit.errors import InventoryError
+    from schulit.inventory import load_inventory
+    from tests.helpers.inventory import write_inventory
+
+    root = write_inventory(tmp_path / "inv")
+    school = root / "schools" / "gs-a.toml"
+    school.write_text(
+        school.read_text(encoding="utf-8").replace(
+            'type = "Grundschule"', 'type = "Grundschule"\nidentity = "name+birthdate"\nrequire_class = true'
+        ),
+        encoding="utf-8",
+    )
+    with pytest.raises(InventoryError, match=r"identity\.name_key_file: missing .*gs-a are matched by name"):
+        load_inventory(root)
+    county = root / "county.toml"
+    county.write_text(
+        county.read_text(encoding="utf-8") + f'\n[identity]\nname_key_file = "{tmp_path / "key"}"\n',
+        encoding="utf-8",
+    )
+    inventory = load_inventory(root)
+    assert inventory.identity.name_key_file == tmp_path / "key"
+    assert inventory.school("gs-a").require_class is True
