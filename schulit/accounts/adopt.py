@@ -7,10 +7,12 @@ that carries no schulit identity key:
 - same id: the entry's ``employeeNumber`` (where a peer kept its own id in the stock schema) equals the
   person's roster id.
 
-An entry matched by two persons, or a person matching two entries, is left alone (reported). Adopting writes
-the identity key, role and school onto the entry (adding the ``inetOrgPerson``/``shadowAccount`` classes it
-lacks) and moves it to the school's container; login, ``uidNumber`` and password stay. The next
-``accounts sync`` brings names, class and groups in line.
+An entry matched by two persons, a person matching two entries, and an entry without ``posixAccount`` are
+left alone (reported). Nothing is written before the plan was shown and confirmed (an admin's entry that
+happens to carry a pupil's id would be listed there). Adopting writes the identity key, role and school onto
+the entry (adding the ``inetOrgPerson``/``shadowAccount`` classes it lacks) and moves it to the school's
+container; login, ``uidNumber`` and password stay. The next ``accounts sync`` brings names, class and groups
+in line.
 """
 
 from __future__ import annotations
@@ -145,7 +147,6 @@ def plan_adoption(
             left.append(f"{dn}: not a posixAccount (no uidNumber); adopt by hand")
             continue
         login = first(attributes, "uid")
-        home = person.schools[0] if person.schools[0] == school.id else school.id
         adoptions.append(
             Adoption(
                 dn=dn,
@@ -153,7 +154,7 @@ def plan_adoption(
                 key=key,
                 role=person.role,
                 schools=person.schools,
-                new_dn=inventory.layout.account_dn(home, person.role, login),
+                new_dn=inventory.layout.account_dn(school.id, person.role, login),
                 reason=reason,
                 name=name,
                 add_classes=[c for c in ("inetOrgPerson", "shadowAccount") if c.lower() not in classes],
