@@ -106,18 +106,23 @@ def read_ucs_school(source: RosterSource, collector: RowCollector) -> RosterResu
         if word in UCS_SKIPPED_ROLES:
             continue
         role = UCS_ROLES.get(word.replace("ü", "ue"), "unknown")
-        classes = [c.strip() for c in values.get("class_name", "").split(",") if c.strip()]
         prefixes = tuple(f"{s}-" for s in (row_school, school) if s)
-        first_class = classes[0] if classes else ""
-        for prefix in prefixes:
-            if first_class.casefold().startswith(prefix):
-                first_class = first_class[len(prefix) :]
-                break
-        values["class_name"] = first_class if role == "pupil" else ""
+        classes = [
+            _unprefixed(c.strip(), prefixes) for c in values.get("class_name", "").split(",") if c.strip()
+        ]
+        values["class_name"] = classes[0] if role == "pupil" and classes else ""
         if source.role in ("pupil", "teacher") and role != source.role:
             continue
         _add(collector, line, role, values)
     return RosterResult(collector.persons, collector.rejected)
+
+
+def _unprefixed(name: str, prefixes: tuple[str, ...]) -> str:
+    """``gym-a-5a`` → ``5a`` (UCS@school names a class with its school)."""
+    for prefix in prefixes:
+        if name.casefold().startswith(prefix):
+            return name[len(prefix) :]
+    return name
 
 
 def _add(collector: RowCollector, line: int, role: str, values: dict[str, str]) -> None:
