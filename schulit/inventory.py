@@ -44,7 +44,7 @@ SCHOOL_TYPES = (
     "Förderschule",
 )
 IDENTITIES = ("source-id", "name+birthdate")
-ROSTER_FORMATS = ("csv", "oneroster")
+ROSTER_FORMATS = ("csv", "oneroster", "sophomorix", "ucs-school")
 ROSTER_ROLES = ("pupil", "teacher", "mixed")
 HASH_SCHEMES = ("crypt-sha512", "ssha")
 ID_SCOPES = ("school", "county")
@@ -126,6 +126,7 @@ class IdentityPolicy:
 
     pupil_id_scope: str = "school"
     teacher_id_scope: str = "county"
+    name_key_file: Path | None = None  # secret for the keys of name+birthdate schools (rosters/namekey.py)
 
 
 @dataclass(frozen=True)
@@ -220,6 +221,7 @@ class School:
     file: Path
     # fallback for exports without a class column: teacher's source id -> classes they teach (normalised)
     teacher_classes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    require_class: bool = False  # reject pupils without a class instead of syncing them class-less
 
 
 @dataclass(frozen=True)
@@ -472,6 +474,7 @@ def load_inventory(root: Path | str, environ: Mapping[str, str] | None = None) -
     identity = IdentityPolicy(
         pupil_id_scope=identity_table.string("pupil_id_scope", "school", choices=ID_SCOPES),
         teacher_id_scope=identity_table.string("teacher_id_scope", "county", choices=ID_SCOPES),
+        name_key_file=identity_table.path("name_key_file", root),
     )
     identity_table.done()
 
@@ -538,6 +541,12 @@ def load_inventory(root: Path | str, environ: Mapping[str, str] | None = None) -
     top.done()
 
     schools = _load_schools(root, problems)
+    matched_by_name = [s.id for s in schools if s.identity == "name+birthdate"]
+    if matched_by_name and identity.name_key_file is None:
+        problems.append(
+            f"{county_file}: identity.name_key_file: missing (expected the path of a secret file; "
+            f"{', '.join(matched_by_name)} are matched by name and birth date, whose keys it protects)"
+        )
     if problems:
         raise InventoryError(problems)
     return Inventory(
@@ -691,6 +700,7 @@ def _load_school(table: _Table, root: Path) -> School | None:
     name = table.string("name", "", required=True)
     school_type = table.string("type", "", required=True, choices=SCHOOL_TYPES)
     identity = table.string("identity", "source-id", choices=IDENTITIES)
+    require_class = table.boolean("require_class", False)
     rosters = tuple(_load_roster(item, root) for item in table.array_of_tables("rosters"))
     if not rosters:
         table.problem("rosters", "missing (expected at least one [[rosters]] table)")
@@ -714,6 +724,7 @@ def _load_school(table: _Table, root: Path) -> School | None:
         vars=school_vars,
         file=table.file,
         teacher_classes=teacher_classes,
+        require_class=require_class,
     )
 
 
@@ -743,6 +754,14 @@ def _load_roster(table: _Table, root: Path) -> RosterSource:
     delimiter = table.string("delimiter", "auto")
     if delimiter not in ("auto", ";", ",", "\t", "|"):
         table.problem("delimiter", f"expected auto, ';', ',', '|' or a tab, got {delimiter!r}")
+    preset = table.string("preset")
+    if preset is not None:
+        from schulit.rosters.presets import check_preset
+
+        try:
+            check_preset(preset)
+        except ValueError as exc:
+            table.problem("preset", str(exc))
     source = RosterSource(
         path=path or Path(),
         format=roster_format,
@@ -750,7 +769,7 @@ def _load_roster(table: _Table, root: Path) -> RosterSource:
         encoding=table.string("encoding", "auto"),
         delimiter=delimiter,
         columns=table.string_map("columns"),
-        preset=table.string("preset"),
+        preset=preset,
         origin=f"{table.file}: {table.where}",
     )
     table.done()
