@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import ldap3
 
 from bench.common import FIRST, LAST
+from schulit.accounts import flavour_ad
 from schulit.accounts.service import SyncOptions, run_sync
 from schulit.devservers.samba_ad import SambaAD
 from schulit.directory import ad
@@ -201,8 +202,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--pupils", type=int, default=1000)
     parser.add_argument("--samba-tool-users", type=int, default=50)
+    parser.add_argument(
+        "--unpipelined", action="store_true", help="also run schulit with one request in flight at a time"
+    )
     args = parser.parse_args()
     rows = roster(args.pupils)
+    window = flavour_ad.WINDOW
     with tempfile.TemporaryDirectory(prefix="schulit-bench-ad-") as tmp:
         root = Path(tmp)
         root.chmod(0o711)
@@ -219,6 +224,14 @@ def main() -> int:
             dc.start()
             in_add, _ = run_schulit(dc, root / "county-b", rows, password_on_add=True)
             dc.stop()
+            serial = None
+            if args.unpipelined:
+                dc.restore(root / "fresh.tar")
+                dc.start()
+                flavour_ad.WINDOW = 1  # each request waits for the answer to the one before
+                serial, _ = run_schulit(dc, root / "county-c", rows, password_on_add=False)
+                flavour_ad.WINDOW = window
+                dc.stop()
             dc.restore(root / "fresh.tar")
             dc.start()
             loop = run_loop(dc, rows)
@@ -239,6 +252,7 @@ def main() -> int:
     for label, meter, count in (
         (f"schulit sync ({created})", ours, created),
         (f"  password_on_add ({created})", in_add, created),
+        *([(f"  unpipelined ({created})", serial, created)] if serial else []),
         (f"ldap3 loop ({len(rows)})", loop, len(rows)),
         (f"samba-tool ({args.samba_tool_users})", tool, args.samba_tool_users),
     ):
