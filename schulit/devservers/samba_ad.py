@@ -544,3 +544,40 @@ def _check_address_free(address: str) -> None:
             probe.settimeout(0.3)
             if probe.connect_ex((address, port)) == 0:
                 raise RuntimeError(f"{address}:{port} is already in use: another DC or server runs there")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m schulit.devservers.samba_ad up|down|status [--state DIR] [--address IP]``: a throwaway
+    DC to try the samba-ad flavour by hand (state kept in DIR; ``up`` again reuses it)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m schulit.devservers.samba_ad", description=main.__doc__)
+    parser.add_argument("action", choices=["up", "down", "status"])
+    parser.add_argument("--state", type=Path, default=Path("/var/tmp/schulit-samba-ad"))  # noqa: S108
+    parser.add_argument("--address", default="127.0.12.100")
+    args = parser.parse_args(argv)
+    dc = SambaAD(args.state / "dc", address=args.address)
+    if args.action == "down":
+        dc.stop()
+        print(f"samba AD DC stopped ({dc.address})")
+        return 0
+    if args.action == "status" or dc.running():
+        print(f"samba AD DC {'running' if dc.running() else 'not running'} at {dc.ldaps_url}")
+        return 0 if dc.running() else 1
+    if not dc.config_file.exists():
+        args.state.mkdir(mode=0o711, parents=True, exist_ok=True)
+        if args.state.is_symlink() or args.state.stat().st_uid != os.getuid():
+            raise SystemExit(f"{args.state} is a symlink or not owned by you; remove it first")
+        dc.provision()
+    dc.start()
+    print(
+        f"samba AD DC running: url = {dc.ldaps_url}, realm = {dc.realm}, workgroup = {dc.domain}\n"
+        f"  base_dn = {dc.base_dn}\n  bind_dn = {dc.admin_dn}\n"
+        f"  password_file = {dc.password_file}\n  ca_file = {dc.ca_file}\n"
+        f"stop it with: python -m schulit.devservers.samba_ad down --state {args.state}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
