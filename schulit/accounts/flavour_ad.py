@@ -243,7 +243,6 @@ class _Context:
     layout: Layout
     reader: ldap3.Connection
     pipeline: _Pipeline
-    today: date
 
 
 def _control_value(role: str, inventory: Inventory, *, disabled: bool) -> int:
@@ -358,7 +357,7 @@ def _apply(
     result = ApplyResult()
     pipeline = _Pipeline(wire, result, audit)
     layout = inventory.layout
-    context = _Context(inventory, layout, reader, pipeline, plan.today)
+    context = _Context(inventory, layout, reader, pipeline)
     changes = plan.pending
 
     def phase(*actions: str) -> list[Change]:
