@@ -1,0 +1,317 @@
+"""Helpdesk use cases: find an account, reset passwords (optionally straight into a letter), rename a login.
+
+Each function takes the inventory and owns lock, directory connection and audit log; the CLI only parses
+options and prints what comes back. Only schulit-managed accounts are touched.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import ldap3
+from ldap3.utils.conv import escape_filter_chars
+from ldap3.utils.dn import escape_rdn
+
+from schulit.accounts import ops
+from schulit.accounts.actual import first, paged, values
+from schulit.accounts.apply import disabled_hash
+from schulit.accounts.lock import default_lock_path, run_lock
+from schulit.accounts.model import KEY_PREFIX, RESERVED_PREFIX, ActualAccount
+from schulit.audit import AuditLog
+from schulit.delivery import DeliveryRecord, write_delivery
+from schulit.directory.connection import connect, disconnect
+from schulit.directory.layout import Layout
+from schulit.errors import SchulitError
+from schulit.inventory import Inventory
+from schulit.naming import transliterate
+from schulit.passwords import generate_password, hash_password
+from schulit.rosters.common import normalise_class
+
+LOGIN_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?$")
+
+
+@contextmanager
+def _session(
+    inventory: Inventory, command: str, *, write: bool
+) -> Iterator[tuple[ldap3.Connection, AuditLog]]:
+    """Run lock (when writing), a bound connection and the audit log, released in reverse order."""
+    settings = inventory.directory
+    with ExitStack() as stack:
+        if write:
+            stack.enter_context(run_lock(default_lock_path(settings.url, settings.base_dn)))
+        connection = connect(settings)
+        stack.callback(disconnect, connection)
+        audit = stack.enter_context(AuditLog(inventory.audit_log if write else None, command))
+        yield connection, audit
+
+
+def layout_of(inventory: Inventory) -> Layout:
+    return Layout(inventory.directory.base_dn)
+
+
+# --- find ---------------------------------------------------------------------------------------------
+
+
+def fold(text: str) -> str:
+    """Comparison key: case, umlauts and diacritics, spaces and punctuation ignored.
+
+    "Müller", "Mueller", "muller" and "MÜLLER" all fold to "muller"; so do logins ("emma.mueller").
+    """
+    key = re.sub(r"[^a-z0-9]", "", transliterate(text).lower())
+    for spelled, plain in (("ae", "a"), ("oe", "o"), ("ue", "u"), ("ss", "s")):
+        key = key.replace(spelled, plain)
+    return key
+
+
+def source_id_of(account: ActualAccount) -> str:
+    """The roster id part of the identity key ``schulit:<scope>:<role>:<id>``."""
+    return account.key[len(KEY_PREFIX) :].split(":", 2)[-1] if account.key.startswith(KEY_PREFIX) else ""
+
+
+def matches(account: ActualAccount, text: str) -> bool:
+    """Every word of ``text`` occurs in the account's names, login or roster id (folded)."""
+    haystack = (
+        fold(" ".join((account.first_name, account.last_name, account.login)))
+        + "|"
+        + fold(source_id_of(account))
+    )
+    words = [fold(word) for word in text.split()]
+    return any(words) and all(word in haystack for word in words if word)
+
+
+def find_accounts(inventory: Inventory, text: str) -> list[ActualAccount]:
+    """Managed accounts whose name, login or roster id contain every word of ``text``."""
+    if not fold(text):
+        raise SchulitError("accounts find: give a name, login or roster id to look for")
+    with _session(inventory, "accounts find", write=False) as (connection, _audit):
+        accounts = ops.list_accounts(connection, layout_of(inventory))
+    exact = [a for a in accounts if a.login == text.strip()]
+    return exact or [a for a in accounts if matches(a, text)]
+
+
+# --- reset-password -----------------------------------------------------------------------------------
+
+
+@dataclass
+class ResetResult:
+    """What a reset did: the accounts, and where their passwords went (a letter or delivery files)."""
+
+    accounts: list[ActualAccount]
+    letter: Path | None = None
+    delivery_files: list[Path] = field(default_factory=list)
+
+
+def select_accounts(
+    connection: ldap3.Connection,
+    inventory: Inventory,
+    logins: Sequence[str],
+    school: str | None,
+    class_name: str | None,
+) -> list[ActualAccount]:
+    """The named logins plus, with ``school`` and ``class_name``, every pupil of that class."""
+    layout = layout_of(inventory)
+    accounts = [ops.find_account(connection, layout, login) for login in logins]
+    if school or class_name:
+        if not (school and class_name):
+            raise SchulitError("--school and --class go together (every pupil of one class)")
+        inventory.school(school)
+        wanted = normalise_class(class_name)
+        found = ops.list_accounts(connection, layout, school=school, class_name=wanted) if wanted else []
+        if not found:
+            raise SchulitError(f"--class {class_name!r}: no pupils of such a class in {school}")
+        accounts += [a for a in found if a.login not in {b.login for b in accounts}]
+    return accounts
+
+
+def reset_passwords(
+    inventory: Inventory,
+    logins: Sequence[str],
+    *,
+    school: str | None = None,
+    class_name: str | None = None,
+    letter: Path | None = None,
+    confirm_disabled: Callable[[list[ActualAccount]], bool] = lambda _accounts: False,
+    today: date | None = None,
+) -> ResetResult:
+    """New initial passwords for the accounts.
+
+    With ``letter`` the passwords go only into that PDF (slips, no cover sheet, mode 0600), written before
+    any hash changes, and no delivery row is kept; otherwise into a 0600 delivery file for
+    ``passwords letters``. Deactivated or locked accounts are reset (and stay disabled) only if
+    ``confirm_disabled`` says so; otherwise nothing is changed.
+    """
+    if not logins and not (school and class_name):
+        raise SchulitError("name logins, or --school ID --class C")
+    if letter is not None and letter.exists():
+        raise SchulitError(f"{letter} exists; choose another file name")
+    with _session(inventory, "accounts reset-password", write=True) as (connection, audit):
+        accounts = select_accounts(connection, inventory, logins, school, class_name)
+        disabled = [a for a in accounts if a.state != "active" or a.locked_on is not None]
+        if disabled and not confirm_disabled(disabled):
+            raise SchulitError(
+                "not reset: " + ", ".join(f"{a.login} is {a.state}" for a in disabled) + "; nothing changed"
+            )
+        records = _records(inventory, accounts)
+        result = ResetResult(accounts)
+        if letter is not None:
+            from schulit.letters import LetterText, build_pdf
+
+            names = {s.id: s.name for s in inventory.schools}
+            build_pdf(
+                records,
+                names,
+                letter,
+                today or date.today(),
+                LetterText.from_inventory(inventory),
+                covers=False,
+            )
+            result.letter = letter
+        else:
+            for school_id in sorted({r.school_id for r in records}):
+                path = write_delivery(
+                    inventory.passwords.delivery_dir,
+                    school_id,
+                    [r for r in records if r.school_id == school_id],
+                )
+                if path is not None:
+                    result.delivery_files.append(path)
+        passwords = {r.login: r.password for r in records}
+        for account in accounts:
+            hashed = hash_password(passwords[account.login], inventory.passwords.hash_scheme)
+            if account.state != "active":
+                hashed = disabled_hash(hashed)
+            ops._check(
+                connection.modify(account.dn, {"userPassword": [(ldap3.MODIFY_REPLACE, [hashed])]}),
+                f"resetting the password of {account.login}",
+            )
+            audit.record("modify", account.dn, ["userPassword"])
+    return result
+
+
+def _records(inventory: Inventory, accounts: list[ActualAccount]) -> list[DeliveryRecord]:
+    issued_at = datetime.now(UTC).isoformat(timespec="seconds")
+    records = []
+    for account in accounts:
+        school = inventory.school(account.home_school)
+        records.append(
+            DeliveryRecord(
+                school_id=school.id,
+                school_name=school.name,
+                class_name=account.class_name or "",
+                role=account.role,
+                login=account.login,
+                first_name=account.first_name,
+                last_name=account.last_name,
+                password=generate_password(inventory.passwords.length),
+                reason="reset",
+                issued_at=issued_at,
+            )
+        )
+    return records
+
+
+# --- rename -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class RenameResult:
+    """A login change: the new DN, the groups that follow, until when the old login stays reserved."""
+
+    old: str
+    new: str
+    dn: str
+    groups: list[str]
+    reserved_until: date
+
+
+def check_new_login(inventory: Inventory, login: str) -> None:
+    """A new login must look like schulit's own: lower-case a-z, 0-9, '.', '-', within the length cap."""
+    if not LOGIN_PATTERN.match(login) or ".." in login:
+        raise SchulitError(
+            f"{login!r} is not a valid login (lower-case a-z, 0-9, '.' and '-', starting and ending with a "
+            "letter or digit)"
+        )
+    if len(login) > inventory.naming.max_length:
+        raise SchulitError(f"{login!r} is longer than naming.max_length ({inventory.naming.max_length})")
+
+
+def rename_account(inventory: Inventory, old: str, new: str, *, today: date | None = None) -> RenameResult:
+    """Give an account a new login (admin-approved; sync itself never renames).
+
+    The entry keeps its identity, uid number and password; ``homeDirectory`` follows; every group listing
+    the old login lists the new one instead (class shares follow their groups); the old login is reserved
+    for ``lifecycle.login_retention_days`` like a deleted one. Interrupted midway, the next sync repairs the
+    group memberships.
+    """
+    check_new_login(inventory, new)
+    if new == old:
+        raise SchulitError(f"{old} already has that login")
+    day = today or date.today()
+    layout = layout_of(inventory)
+    with _session(inventory, "accounts rename", write=True) as (connection, audit):
+        account = ops.find_account(connection, layout, old)
+        taken = list(paged(connection, layout.base_dn, f"(uid={escape_filter_chars(new)})", ["uid"]))
+        if taken:
+            raise SchulitError(f"login {new!r} is taken ({taken[0][0]})")
+        reservation = f"cn={escape_rdn(new)},{layout.system_dn}"
+        for _dn, attributes in paged(
+            connection, layout.system_dn, f"(cn={escape_filter_chars(new)})", ["description"], ldap3.LEVEL
+        ):
+            for value in values(attributes, "description"):
+                if value.startswith(RESERVED_PREFIX) and value[len(RESERVED_PREFIX) :] >= day.isoformat():
+                    raise SchulitError(
+                        f"login {new!r} is reserved until {value[len(RESERVED_PREFIX) :]} "
+                        f"(a deleted account had it; {reservation})"
+                    )
+        until = day + timedelta(days=inventory.lifecycle.login_retention_days)
+        _reserve(connection, layout, old, until, audit)
+        rdn = f"uid={escape_rdn(new)}"
+        ops._check(connection.modify_dn(account.dn, rdn, delete_old_dn=True), f"renaming {old} to {new}")
+        new_dn = f"{rdn},{account.dn.split(',', 1)[1]}"
+        audit.record("move", account.dn, ["uid"])
+        home = _home_directory(connection, new_dn)
+        if home == f"/home/{old}":
+            ops._check(
+                connection.modify(new_dn, {"homeDirectory": [(ldap3.MODIFY_REPLACE, [f"/home/{new}"])]}),
+                f"setting the home directory of {new}",
+            )
+            audit.record("modify", new_dn, ["homeDirectory"])
+        groups = []
+        search_filter = f"(&(objectClass=posixGroup)(memberUid={escape_filter_chars(old)}))"
+        for group_dn, attributes in list(paged(connection, layout.base_dn, search_filter, ["cn"])):
+            ops._check(
+                connection.modify(
+                    group_dn,
+                    {"memberUid": [(ldap3.MODIFY_DELETE, [old]), (ldap3.MODIFY_ADD, [new])]},
+                ),
+                f"moving {group_dn} from {old} to {new}",
+            )
+            audit.record("modify", group_dn, ["memberUid"])
+            groups.append(first(attributes, "cn"))
+    return RenameResult(old, new, new_dn, sorted(groups), until)
+
+
+def _reserve(connection: ldap3.Connection, layout: Layout, login: str, until: date, audit: AuditLog) -> None:
+    dn = f"cn={escape_rdn(login)},{layout.system_dn}"
+    description = f"{RESERVED_PREFIX}{until.isoformat()}"
+    outcome = connection.add(dn, ["top", "organizationalRole"], {"cn": login, "description": description})
+    if not outcome[0]:
+        if outcome[1].get("description") != "entryAlreadyExists":
+            ops._check(outcome, f"reserving {login}")
+        ops._check(
+            connection.modify(dn, {"description": [(ldap3.MODIFY_REPLACE, [description])]}),
+            f"reserving {login}",
+        )
+    audit.record("add", dn, ["cn", "description"])
+
+
+def _home_directory(connection: ldap3.Connection, dn: str) -> str:
+    ok, _result, response, _ = connection.search(
+        dn, "(objectClass=*)", ldap3.BASE, attributes=["homeDirectory"]
+    )
+    return first(response[0]["attributes"], "homeDirectory") if ok and response else ""
