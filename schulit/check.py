@@ -3,7 +3,7 @@
 Beyond what loading the inventory validates (keys, types, values, ids, file names): every roster source is
 read exactly the way a sync reads it (encoding, header, every row; a rejected row is a problem, as it would
 stop that school's sync), and every server's template set is loaded and rendered (with an empty directory
-state: the check never connects), so that a missing role folder, an unknown variable or a template syntax
+state, and once more with a made-up class, pupil and teacher: the check never connects), so that a missing role folder, an unknown variable or a template syntax
 error shows up before the night, not during it.
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from schulit.configs.facts import empty_state
 from schulit.configs.manifest import load_manifest
 from schulit.configs.render import render_host
 from schulit.errors import SchulitError
@@ -50,9 +51,14 @@ class CheckReport:
         return not self.problems
 
 
-def empty_state(inventory: Inventory, school: School) -> dict[str, Any]:
-    """The template variable for a school's live directory state, as if the school had no one yet."""
-    return {"classes": [], "pupils": 0, "teachers": 0}
+def sample_state(school_id: str) -> dict[str, Any]:
+    """A made-up state with one class, pupil and teacher, so that templates render their loops' bodies."""
+    state = empty_state(school_id)
+    person = {"uid_number": 100000, "first_name": "Erika", "last_name": "Muster", "home_school": school_id}
+    state["pupils"] = [{**person, "login": "erika.muster", "class": "1a"}]
+    state["teachers"] = [{**person, "login": "max.muster", "uid_number": 100001, "class": None}]
+    state["classes"] = [{"name": "1a", "group": f"{school_id}-1a", "members": ["erika.muster"]}]
+    return state
 
 
 def check_inventory(inventory: Inventory) -> CheckReport:
@@ -77,7 +83,8 @@ def check_inventory(inventory: Inventory) -> CheckReport:
             if missing:
                 continue
             try:
-                host = render_host(inventory, server, empty_state(inventory, school))
+                host = render_host(inventory, server, empty_state(school.id))
+                render_host(inventory, server, sample_state(school.id))  # the loops' bodies, too
             except SchulitError as exc:
                 report.problems.append(str(exc))
                 continue

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -17,15 +17,15 @@ import ldap3
 from ldap3.utils.conv import escape_filter_chars
 from ldap3.utils.dn import escape_rdn
 
-from schulit.accounts import ops
-from schulit.accounts.actual import first, paged, values
-from schulit.accounts.apply import disabled_hash
-from schulit.accounts.lock import default_lock_path, run_lock
+from schulit.accounts import ops, schema
+from schulit.accounts.lock import directory_lock
 from schulit.accounts.model import KEY_PREFIX, RESERVED_PREFIX, ActualAccount
+from schulit.accounts.rules import PasswordHolder, write_new_passwords
 from schulit.audit import AuditLog
-from schulit.delivery import DeliveryRecord, write_delivery
-from schulit.directory.connection import connect, disconnect
+from schulit.delivery import DeliveryRecord
+from schulit.directory.connection import connected
 from schulit.directory.layout import Layout
+from schulit.directory.read import first, paged, values
 from schulit.errors import SchulitError
 from schulit.inventory import Inventory
 from schulit.naming import transliterate
@@ -36,22 +36,14 @@ LOGIN_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?$")
 
 
 @contextmanager
-def _session(
-    inventory: Inventory, command: str, *, write: bool
-) -> Iterator[tuple[ldap3.Connection, AuditLog]]:
-    """Run lock (when writing), a bound connection and the audit log, released in reverse order."""
-    settings = inventory.directory
-    with ExitStack() as stack:
-        if write:
-            stack.enter_context(run_lock(default_lock_path(settings.url, settings.base_dn)))
-        connection = connect(settings)
-        stack.callback(disconnect, connection)
-        audit = stack.enter_context(AuditLog(inventory.audit_log if write else None, command))
+def _writing(inventory: Inventory, command: str) -> Iterator[tuple[ldap3.Connection, AuditLog]]:
+    """Run lock, a bound connection and the audit log, for one writing use case."""
+    with (
+        directory_lock(inventory.directory),
+        connected(inventory.directory) as connection,
+        AuditLog(inventory.audit_log, command) as audit,
+    ):
         yield connection, audit
-
-
-def layout_of(inventory: Inventory) -> Layout:
-    return Layout(inventory.directory.base_dn)
 
 
 # --- find ---------------------------------------------------------------------------------------------
@@ -88,8 +80,8 @@ def find_accounts(inventory: Inventory, text: str) -> list[ActualAccount]:
     """Managed accounts whose name, login or roster id contain every word of ``text``."""
     if not fold(text):
         raise SchulitError("accounts find: give a name, login or roster id to look for")
-    with _session(inventory, "accounts find", write=False) as (connection, _audit):
-        accounts = ops.list_accounts(connection, layout_of(inventory))
+    with connected(inventory.directory) as connection:
+        accounts = ops.list_accounts(connection, inventory.layout)
     exact = [a for a in accounts if a.login == text.strip()]
     return exact or [a for a in accounts if matches(a, text)]
 
@@ -106,6 +98,24 @@ class ResetResult:
     delivery_files: list[Path] = field(default_factory=list)
 
 
+def list_accounts(
+    inventory: Inventory,
+    *,
+    school: str | None = None,
+    class_name: str | None = None,
+    state: str | None = None,
+) -> list[ActualAccount]:
+    """``accounts list``: an unknown school or class is an error; the class is normalised like the rosters."""
+    if school is not None:
+        inventory.school(school)
+    with connected(inventory.directory) as connection:
+        if class_name is not None:
+            class_name = ops.known_class(connection, inventory.layout, school, class_name)
+        return ops.list_accounts(
+            connection, inventory.layout, school=school, class_name=class_name, state=state
+        )
+
+
 def select_accounts(
     connection: ldap3.Connection,
     inventory: Inventory,
@@ -114,7 +124,7 @@ def select_accounts(
     class_name: str | None,
 ) -> list[ActualAccount]:
     """The named logins plus, with ``school`` and ``class_name``, every pupil of that class."""
-    layout = layout_of(inventory)
+    layout = inventory.layout
     accounts = [ops.find_account(connection, layout, login) for login in logins]
     if school or class_name:
         if not (school and class_name):
@@ -149,51 +159,53 @@ def reset_passwords(
         raise SchulitError("name logins, or --school ID --class C")
     if letter is not None and letter.exists():
         raise SchulitError(f"{letter} exists; choose another file name")
-    with _session(inventory, "accounts reset-password", write=True) as (connection, audit):
+    with _writing(inventory, "accounts reset-password") as (connection, audit):
         accounts = select_accounts(connection, inventory, logins, school, class_name)
         disabled = [a for a in accounts if a.state != "active" or a.locked_on is not None]
         if disabled and not confirm_disabled(disabled):
             raise SchulitError(
                 "not reset: " + ", ".join(f"{a.login} is {a.state}" for a in disabled) + "; nothing changed"
             )
-        records = _records(inventory, accounts)
+        passwords = {a.login: generate_password(inventory.passwords.length) for a in accounts}
         result = ResetResult(accounts)
+        names = {s.id: s.name for s in inventory.schools}
         if letter is not None:
             from schulit.letters import LetterText, build_pdf
 
-            names = {s.id: s.name for s in inventory.schools}
-            build_pdf(
-                records,
-                names,
-                letter,
-                today or date.today(),
-                LetterText.from_inventory(inventory),
-                covers=False,
-            )
+            text = LetterText.from_inventory(inventory)
+            records = _records(inventory, accounts, passwords)
+            build_pdf(records, names, letter, today or date.today(), text, covers=False)
             result.letter = letter
         else:
-            for school_id in sorted({r.school_id for r in records}):
-                path = write_delivery(
-                    inventory.passwords.delivery_dir,
-                    school_id,
-                    [r for r in records if r.school_id == school_id],
-                )
-                if path is not None:
-                    result.delivery_files.append(path)
-        passwords = {r.login: r.password for r in records}
+            holders = [(_holder(a), passwords[a.login]) for a in accounts]
+            result.delivery_files = write_new_passwords(
+                inventory.passwords.delivery_dir, holders, names, "reset"
+            )
         for account in accounts:
             hashed = hash_password(passwords[account.login], inventory.passwords.hash_scheme)
-            if account.state != "active":
-                hashed = disabled_hash(hashed)
+            modification = schema.password_modification(hashed, active=account.state == "active")
             ops._check(
-                connection.modify(account.dn, {"userPassword": [(ldap3.MODIFY_REPLACE, [hashed])]}),
-                f"resetting the password of {account.login}",
+                connection.modify(account.dn, modification), f"resetting the password of {account.login}"
             )
-            audit.record("modify", account.dn, ["userPassword"])
+            audit.record("modify", account.dn, list(modification))
     return result
 
 
-def _records(inventory: Inventory, accounts: list[ActualAccount]) -> list[DeliveryRecord]:
+def _holder(account: ActualAccount) -> PasswordHolder:
+    return PasswordHolder(
+        login=account.login,
+        role=account.role,
+        first_name=account.first_name,
+        last_name=account.last_name,
+        class_name=account.class_name,
+        school_id=account.home_school,
+    )
+
+
+def _records(
+    inventory: Inventory, accounts: list[ActualAccount], passwords: dict[str, str]
+) -> list[DeliveryRecord]:
+    """What the letter prints (the same fields a delivery row holds; nothing is written to disk)."""
     issued_at = datetime.now(UTC).isoformat(timespec="seconds")
     records = []
     for account in accounts:
@@ -207,7 +219,7 @@ def _records(inventory: Inventory, accounts: list[ActualAccount]) -> list[Delive
                 login=account.login,
                 first_name=account.first_name,
                 last_name=account.last_name,
-                password=generate_password(inventory.passwords.length),
+                password=passwords[account.login],
                 reason="reset",
                 issued_at=issued_at,
             )
@@ -252,8 +264,8 @@ def rename_account(inventory: Inventory, old: str, new: str, *, today: date | No
     if new == old:
         raise SchulitError(f"{old} already has that login")
     day = today or date.today()
-    layout = layout_of(inventory)
-    with _session(inventory, "accounts rename", write=True) as (connection, audit):
+    layout = inventory.layout
+    with _writing(inventory, "accounts rename") as (connection, audit):
         account = ops.find_account(connection, layout, old)
         taken = list(paged(connection, layout.base_dn, f"(uid={escape_filter_chars(new)})", ["uid"]))
         if taken:
@@ -274,20 +286,18 @@ def rename_account(inventory: Inventory, old: str, new: str, *, today: date | No
         ops._check(connection.modify_dn(account.dn, rdn, delete_old_dn=True), f"renaming {old} to {new}")
         new_dn = f"{rdn},{account.dn.split(',', 1)[1]}"
         audit.record("move", account.dn, ["uid"])
-        home = _home_directory(connection, new_dn)
-        if home == f"/home/{old}":
-            ops._check(
-                connection.modify(new_dn, {"homeDirectory": [(ldap3.MODIFY_REPLACE, [f"/home/{new}"])]}),
-                f"setting the home directory of {new}",
-            )
-            audit.record("modify", new_dn, ["homeDirectory"])
+        modification = schema.rename_modification(old, new, _home_directory(connection, new_dn))
+        if modification:
+            ops._check(connection.modify(new_dn, modification), f"renaming {old} to {new}")
+            audit.record("modify", new_dn, list(modification))
         groups = []
         search_filter = f"(&(objectClass=posixGroup)(memberUid={escape_filter_chars(old)}))"
         for group_dn, attributes in list(paged(connection, layout.base_dn, search_filter, ["cn"])):
             ops._check(
                 connection.modify(
                     group_dn,
-                    {"memberUid": [(ldap3.MODIFY_DELETE, [old]), (ldap3.MODIFY_ADD, [new])]},
+                    schema.membership_modification([new], [old]),
+                    controls=[schema.PERMISSIVE_MODIFY],
                 ),
                 f"moving {group_dn} from {old} to {new}",
             )
@@ -298,13 +308,13 @@ def rename_account(inventory: Inventory, old: str, new: str, *, today: date | No
 
 def _reserve(connection: ldap3.Connection, layout: Layout, login: str, until: date, audit: AuditLog) -> None:
     dn = f"cn={escape_rdn(login)},{layout.system_dn}"
-    description = f"{RESERVED_PREFIX}{until.isoformat()}"
-    outcome = connection.add(dn, ["top", "organizationalRole"], {"cn": login, "description": description})
+    attributes = schema.reservation_attributes(login, until)
+    outcome = connection.add(dn, schema.RESERVATION_CLASSES, attributes)
     if not outcome[0]:
         if outcome[1].get("description") != "entryAlreadyExists":
             ops._check(outcome, f"reserving {login}")
         ops._check(
-            connection.modify(dn, {"description": [(ldap3.MODIFY_REPLACE, [description])]}),
+            connection.modify(dn, {"description": [(ldap3.MODIFY_REPLACE, [attributes["description"]])]}),
             f"reserving {login}",
         )
     audit.record("add", dn, ["cn", "description"])

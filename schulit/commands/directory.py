@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 
 from schulit.context import AppContext
+from schulit.directory.connection import connected
 from schulit.directory.init import apply_init, plan_init
-from schulit.directory.layout import Layout
 
 
 @click.group("directory")
@@ -20,9 +20,9 @@ def directory_group() -> None:
 def init(app: AppContext, dry_run: bool) -> None:
     """Create the base entry and the county/school OUs that are missing (idempotent)."""
     inventory = app.inventory()
-    settings = app.directory_settings()
-    layout = Layout(settings.base_dn)
-    with app.directory() as connection:
+    settings = inventory.directory
+    layout = inventory.layout
+    with connected(settings) as connection:
         plan = plan_init(connection, layout, [school.id for school in inventory.schools])
         if plan.changes == 0:
             app.info(f"directory init: nothing to do ({settings.base_dn} is complete)")

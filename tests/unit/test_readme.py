@@ -9,6 +9,7 @@ import click
 import pytest
 
 from schulit.cli import cli
+from schulit.configs.facts import empty_state
 from schulit.configs.render import template_variables
 from schulit.inventory import load_inventory
 from schulit.rosters.csvreader import HEADER_ALIASES, _header_key
@@ -103,7 +104,7 @@ def variables(tmp_path: Path) -> dict:
     from schulit.inventory import Server
 
     server = Server(name="fs1", school_id="gs-a", address="127.0.0.1", roles=("fileserver",))
-    return template_variables(inventory, school, server, {"classes": [], "pupils": 0, "teachers": 0})
+    return template_variables(inventory, school, server, empty_state("gs-a"))
 
 
 def test_the_template_variables_table_matches_the_renderer(variables: dict) -> None:
