@@ -3,8 +3,8 @@
 Beyond what loading the inventory validates (keys, types, values, ids, file names): every roster source is
 read exactly the way a sync reads it (encoding, header, every row; a rejected row is a problem, as it would
 stop that school's sync), and every server's template set is loaded and rendered (with an empty directory
-state, and once more with a made-up class, pupil and teacher: the check never connects), so that a missing role folder, an unknown variable or a template syntax
-error shows up before the night, not during it.
+state, and once more with a made-up class, pupil and teacher: the check never connects), so that a missing
+role folder, an unknown variable or a template syntax error shows up before the night, not during it.
 """
 
 from __future__ import annotations
