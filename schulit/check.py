@@ -66,7 +66,7 @@ def check_inventory(inventory: Inventory) -> CheckReport:
     report = CheckReport()
     for school in inventory.schools:
         report.counts[school.id] = _check_rosters(school, report.problems)
-    if not inventory.templates_dir.is_dir():
+    if inventory.servers() and not inventory.templates_dir.is_dir():
         report.problems.append(
             f"{inventory.root / 'county.toml'}: templates.dir: folder not found: {inventory.templates_dir}"
         )
