@@ -286,8 +286,9 @@ def _slip(canvas: Canvas, record: DeliveryRecord, school_name: str, top: float, 
     y -= 10 * mm
     canvas.setFont("Sans", 9)
     for line in text.lines(record.role):
-        for part in simpleSplit(line, "Sans", 9, width - 2 * MARGIN):
-            canvas.drawString(x, y, part)
+        hanging = 4 * mm if line[:1].isdigit() else 0  # numbered steps wrap under their text
+        for index, part in enumerate(simpleSplit(line, "Sans", 9, width - 2 * MARGIN - hanging)):
+            canvas.drawString(x + (hanging if index else 0), y, part)
             y -= 4.4 * mm
     canvas.setFont("Sans", 7.5)
     canvas.drawString(x, y - 1 * mm, PRIVACY["pupil" if pupil else "teacher"])
