@@ -1,4 +1,4 @@
-"""Render the README's letter pictures: docs/letters-pupil.png and docs/letters-teacher.png (fictional people).
+"""Render the README's letter pictures: docs/letters-{cover,pupil,teacher}.png (fictional people).
 
 .venv/bin/python scripts/letter-images.py     # needs poppler-utils (pdftoppm)
 """
