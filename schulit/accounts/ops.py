@@ -91,7 +91,9 @@ def find_account(connection: ldap3.Connection, layout: Layout, login: str) -> Ac
     search_filter = f"(uid={escape_filter_chars(login)})"
     found = list(paged(connection, layout.base_dn, search_filter, ACCOUNT_ATTRIBUTES))
     if not found:
-        raise SchulitError(f"no account with login {login!r}")
+        raise SchulitError(
+            f"no account with login {login!r} (search by name: schulit accounts find {login!r})"
+        )
     dn, attributes = found[0]
     if not first(attributes, "employeeNumber").startswith(KEY_PREFIX):
         raise SchulitError(f"{dn} was not created by schulit; schulit leaves it alone")

@@ -38,6 +38,8 @@ def test_find_by_name_with_and_without_umlauts(county: County) -> None:
     assert [a["login"] for a in both] == ["anja.schroeder"] and both[0]["schools"] == ["gs-a", "gs-b"]
     human = county.run("accounts", "find", "lukasz")
     assert "lukasz.wasowski" in human.stdout and "1 account" in human.stdout
+    show = county.run("accounts", "show", "Emre Öztürk")
+    assert show.exit_code == 1 and "accounts find 'Emre Öztürk'" in show.stderr
     nobody = county.run("accounts", "find", "Emma Nirgendwo")
     assert nobody.exit_code == 1 and "no account matches" in nobody.stderr
 
@@ -138,6 +140,21 @@ def test_letters_after_shred_of_part_of_a_class_print_nothing_twice(county: Coun
     assert reprint.exit_code == 0 and "lea.mueller" in pdf_text(tmp_path / "r.pdf")
     gone = county.run("passwords", "letters", "--reprint", "jonas.weiss", "--output", str(tmp_path / "g.pdf"))
     assert gone.exit_code == 1 and "reset-password" in gone.stderr
+
+
+def test_term_start_prints_only_what_its_own_sync_created(county: County, tmp_path: Path) -> None:
+    assert county.sync().exit_code == 0
+    assert county.run("passwords", "letters", "--shred", "--output", str(tmp_path / "all.pdf")).exit_code == 0
+    assert county.run("accounts", "reset-password", "lea.mueller").exit_code == 0  # waits for its letter
+    county.pupils("gs-a", [*FIXTURE_PUPILS_GS_A, ("1005", "Kowalski", "Ola", "1a")])
+    run = county.run("term-start", "--yes", "--output", str(tmp_path / "ts"))
+    assert run.exit_code == 0, run.output
+    pdfs = sorted((tmp_path / "ts").glob("letters-*.pdf"))
+    assert [p.name.split("-2")[0] for p in pdfs] == ["letters-gs-a"]
+    text = pdf_text(pdfs[0])
+    assert "ola.kowalski" in text and "lea.mueller" not in text
+    assert "1 unprinted password(s) from earlier runs" in run.stderr
+    assert set(county.deliveries()) == {"lea.mueller"}
 
 
 def test_rename_keeps_groups_and_reserves_the_old_login(county: County) -> None:
