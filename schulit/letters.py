@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -189,6 +190,25 @@ def _logo(canvas: Canvas, text: LetterText, right: float, top: float) -> None:
     canvas.drawImage(image, right - drawn_width, top - LOGO_HEIGHT, drawn_width, LOGO_HEIGHT, mask="auto")
 
 
+def class_labels(inventory: Inventory, school_ids: Iterable[str]) -> dict[tuple[str, str], str]:
+    """(school, class) → the class as the school's export writes it ("05a", "BFS IT1"; the commonest).
+
+    Read from the rosters as they are now; a class no longer on a roster keeps schulit's name.
+    """
+    spellings: dict[tuple[str, str], Counter[str]] = {}
+    for school_id in sorted(set(school_ids)):
+        school = next((s for s in inventory.schools if s.id == school_id), None)
+        for source in school.rosters if school else ():
+            try:
+                persons = read_roster(source, school_id, identity=school.identity).persons
+            except RosterError:
+                continue
+            for person in persons:
+                if person.class_name and person.class_label:
+                    spellings.setdefault((school_id, person.class_name), Counter())[person.class_label] += 1
+    return {key: counter.most_common(1)[0][0] for key, counter in spellings.items()}
+
+
 def _cover(
     canvas: Canvas,
     school_name: str,
@@ -242,7 +262,9 @@ def _cover(
     canvas.showPage()
 
 
-def _slip(canvas: Canvas, record: DeliveryRecord, school_name: str, top: float, text: LetterText) -> None:
+def _slip(
+    canvas: Canvas, record: DeliveryRecord, school_name: str, top: float, text: LetterText, class_label: str
+) -> None:
     width, _ = A4
     pupil = record.role == "pupil"
     x = MARGIN
@@ -258,7 +280,7 @@ def _slip(canvas: Canvas, record: DeliveryRecord, school_name: str, top: float, 
     greeting = f"{record.first_name} {record.last_name}"
     canvas.drawString(x, y, greeting[:70])
     canvas.setFont("Sans", 11)
-    label = f"Klasse {record.class_name}" if pupil and record.class_name else "Lehrkraft"
+    label = f"Klasse {class_label}" if pupil and record.class_name else "Lehrkraft"
     canvas.drawRightString(width - MARGIN, y, label)
     y -= 6 * mm
     canvas.setFont("Sans", 9.5)
@@ -313,12 +335,15 @@ def build_pdf(
     text: LetterText | None = None,
     *,
     covers: bool = True,
+    labels: Mapping[tuple[str, str], str] | None = None,
 ) -> LettersResult:
     """Write the letters for ``records`` to ``target`` (mode 0600, atomic).
 
     Pupils' sections start with a cover sheet for the class teacher (unless ``covers`` is false, as for a
-    helpdesk reset); teachers get their slips without one.
+    helpdesk reset); teachers get their slips without one. ``labels``: class names as the schools write
+    them (see ``class_labels``); without one, schulit's own class name is printed.
     """
+    labels = labels or {}
     _register_fonts()
     text = text or LetterText()
     result = LettersResult(pdf=target)
@@ -334,14 +359,15 @@ def build_pdf(
         slip_height = (height - 2 * 10 * mm) / SLIPS_PER_PAGE
         for school, section, items in group_sections(records):
             school_name = school_names.get(school, school)
+            label = labels.get((school, section), section)
             if covers and section != TEACHERS_SECTION:
-                _cover(canvas, school_name, section, items, today, text)
+                _cover(canvas, school_name, label, items, today, text)
             for index, record in enumerate(items):
                 position = index % SLIPS_PER_PAGE
                 top = height - 10 * mm - position * slip_height
                 if position:
                     _cut_mark(canvas, top)
-                _slip(canvas, record, school_name, top, text)
+                _slip(canvas, record, school_name, top, text, labels.get((school, record.class_name), label))
                 if position == SLIPS_PER_PAGE - 1 or index == len(items) - 1:
                     canvas.showPage()
             result.sections.append((school, section, len(items)))
@@ -394,7 +420,10 @@ def write_letters(
     if not chosen:
         return LettersResult(pdf=None)
     names = {s.id: s.name for s in inventory.schools}
-    result = build_pdf(chosen, names, output_pdf, today or date.today(), LetterText.from_inventory(inventory))
+    labels = class_labels(inventory, {r.school_id for r in chosen})
+    result = build_pdf(
+        chosen, names, output_pdf, today or date.today(), LetterText.from_inventory(inventory), labels=labels
+    )
     printed = {r.login for r in chosen}
     for path in every_file:
         outcome = mark_printed(path, printed, remove=shred)

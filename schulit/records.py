@@ -38,6 +38,7 @@ class RosterPerson:
     birth_date: date | None = None
     email: str | None = None
     origin: str = ""  # "file:line"
+    class_label: str | None = None  # the class as the export writes it ("05a", "BFS IT1"), for letters
 
 
 @dataclass(frozen=True)

@@ -170,11 +170,12 @@ def reset_passwords(
         result = ResetResult(accounts)
         names = {s.id: s.name for s in inventory.schools}
         if letter is not None:
-            from schulit.letters import LetterText, build_pdf
+            from schulit.letters import LetterText, build_pdf, class_labels
 
             text = LetterText.from_inventory(inventory)
             records = _records(inventory, accounts, passwords)
-            build_pdf(records, names, letter, today or date.today(), text, covers=False)
+            labels = class_labels(inventory, {r.school_id for r in records})
+            build_pdf(records, names, letter, today or date.today(), text, covers=False, labels=labels)
             result.letter = letter
         else:
             holders = [(_holder(a), passwords[a.login]) for a in accounts]

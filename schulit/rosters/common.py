@@ -94,6 +94,7 @@ class RowCollector:
         elif not source_id:
             return self.reject(line, "source_id", "missing id")
         class_name = None
+        raw_class = ""
         if role == "pupil":
             raw_class = values.get("class_name", "").strip()
             if not raw_class:
@@ -118,6 +119,7 @@ class RowCollector:
                 birth_date=birth,
                 email=email,
                 origin=f"{self.file}:{line}",
+                class_label=clean_name(raw_class) if class_name else None,
             )
         )
         return None

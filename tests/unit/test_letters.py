@@ -91,6 +91,7 @@ def test_one_class_then_the_rest_prints_nothing_twice(tmp_path: Path) -> None:
     result = write_letters(inventory, target, school="gs-a", class_name="05a", shred=True)
     text = pdf_text(target)
     assert "elif.oezdemir" in text and "thi.nguyen" not in text and "anja.schroeder" not in text
+    assert "Zugangsdaten Klasse 05a" in text and "Klasse 05a" in text.split("Benutzername:")[1], "as exported"
     assert result.letters == 3 and result.shredded == [] and result.marked == [path]
     kept = path.read_text(encoding="utf-8")
     assert "Kp7xWq2mRt" not in kept and "elif.oezdemir" not in kept, "printed passwords are removed"
