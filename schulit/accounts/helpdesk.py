@@ -80,7 +80,8 @@ def find_accounts(inventory: Inventory, text: str) -> list[ActualAccount]:
     """Managed accounts whose name, login or roster id contain every word of ``text``."""
     if not fold(text):
         raise SchulitError("accounts find: give a name, login or roster id to look for")
-    with connected(inventory.directory) as connection:
+    # every managed account is compared (umlauts and spellings cannot be matched by the server): one bulk read
+    with connected(inventory.directory, strategy=ldap3.SYNC, bulk_read=True) as connection:
         accounts = ops.list_accounts(connection, inventory.layout)
     exact = [a for a in accounts if a.login == text.strip()]
     return exact or [a for a in accounts if matches(a, text)]
