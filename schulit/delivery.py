@@ -131,6 +131,17 @@ def mark_printed(path: Path, logins: set[str], *, remove: bool, now: datetime | 
     return "rewritten"
 
 
+def rename_login(delivery_dir: Path, old: str, new: str) -> list[Path]:
+    """After ``accounts rename``: the delivery rows of ``old`` name ``new``, so letters show the new login."""
+    changed = []
+    for path in delivery_files(delivery_dir):
+        records = read_delivery(path)
+        if any(r.login == old for r in records):
+            _rewrite(path, [replace(r, login=new) if r.login == old else r for r in records])
+            changed.append(path)
+    return changed
+
+
 def _rewrite(path: Path, records: list[DeliveryRecord]) -> None:
     """Replace ``path`` atomically by a file of ``records``; zero the bytes of the old version."""
     old = os.open(path, os.O_RDWR | os.O_NOFOLLOW)

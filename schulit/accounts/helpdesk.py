@@ -22,7 +22,7 @@ from schulit.accounts.lock import directory_lock
 from schulit.accounts.model import KEY_PREFIX, RESERVED_PREFIX, ActualAccount
 from schulit.accounts.rules import PasswordHolder, write_new_passwords
 from schulit.audit import AuditLog
-from schulit.delivery import DeliveryRecord
+from schulit.delivery import DeliveryRecord, rename_login
 from schulit.directory.connection import connected
 from schulit.directory.layout import Layout
 from schulit.directory.read import first, paged, values
@@ -305,6 +305,7 @@ def rename_account(inventory: Inventory, old: str, new: str, *, today: date | No
             )
             audit.record("modify", group_dn, ["memberUid"])
             groups.append(first(attributes, "cn"))
+        rename_login(inventory.passwords.delivery_dir, old, new)  # a letter not printed yet shows NEW
     return RenameResult(old, new, new_dn, sorted(groups), until)
 
 

@@ -167,6 +167,7 @@ def test_rename_keeps_groups_and_reserves_the_old_login(county: County) -> None:
     assert document["old_reserved_until"] == "2027-08-01"
     assert sorted(document["groups"]) == ["all-pupils", "gs-a-2b", "gs-a-pupils"]
     assert county.entry("jonas.weiss") is None
+    assert "jonas.weiss" not in county.deliveries() and "jonas.weisz" in county.deliveries(), "letter follows"
     after = county.entry("jonas.weisz")
     assert after is not None
     assert after["uidNumber"] == before["uidNumber"] and after["employeeNumber"] == before["employeeNumber"]
