@@ -87,16 +87,7 @@ def find_accounts(inventory: Inventory, text: str) -> list[ActualAccount]:
     return exact or [a for a in accounts if matches(a, text)]
 
 
-# --- reset-password -----------------------------------------------------------------------------------
-
-
-@dataclass
-class ResetResult:
-    """What a reset did: the accounts, and where their passwords went (a letter or delivery files)."""
-
-    accounts: list[ActualAccount]
-    letter: Path | None = None
-    delivery_files: list[Path] = field(default_factory=list)
+# --- list ---------------------------------------------------------------------------------------------
 
 
 def list_accounts(
@@ -115,6 +106,18 @@ def list_accounts(
         return ops.list_accounts(
             connection, inventory.layout, school=school, class_name=class_name, state=state
         )
+
+
+# --- reset-password -----------------------------------------------------------------------------------
+
+
+@dataclass
+class ResetResult:
+    """What a reset did: the accounts, and where their passwords went (a letter or delivery files)."""
+
+    accounts: list[ActualAccount]
+    letter: Path | None = None
+    delivery_files: list[Path] = field(default_factory=list)
 
 
 def select_accounts(
