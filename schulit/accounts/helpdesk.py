@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 
 import ldap3
@@ -49,12 +50,16 @@ def _writing(inventory: Inventory, command: str) -> Iterator[tuple[ldap3.Connect
 # --- find ---------------------------------------------------------------------------------------------
 
 
+NOT_ALNUM = re.compile(r"[^a-z0-9]")
+
+
+@lru_cache(maxsize=65536)  # names repeat a lot across a county's accounts
 def fold(text: str) -> str:
     """Comparison key: case, umlauts and diacritics, spaces and punctuation ignored.
 
     "Müller", "Mueller", "muller" and "MÜLLER" all fold to "muller"; so do logins ("emma.mueller").
     """
-    key = re.sub(r"[^a-z0-9]", "", transliterate(text).lower())
+    key = NOT_ALNUM.sub("", (text if text.isascii() else transliterate(text)).lower())
     for spelled, plain in (("ae", "a"), ("oe", "o"), ("ue", "u"), ("ss", "s")):
         key = key.replace(spelled, plain)
     return key
@@ -65,26 +70,27 @@ def source_id_of(account: ActualAccount) -> str:
     return account.key[len(KEY_PREFIX) :].split(":", 2)[-1] if account.key.startswith(KEY_PREFIX) else ""
 
 
-def matches(account: ActualAccount, text: str) -> bool:
-    """Every word of ``text`` occurs in the account's names, login or roster id (folded)."""
-    haystack = (
-        fold(" ".join((account.first_name, account.last_name, account.login)))
-        + "|"
-        + fold(source_id_of(account))
+def matches(account: ActualAccount, words: Sequence[str]) -> bool:
+    """Every (folded) word occurs in one of the account's names, its login or its roster id."""
+    fields = (
+        fold(account.first_name),
+        fold(account.last_name),
+        fold(account.login),
+        fold(source_id_of(account)),
     )
-    words = [fold(word) for word in text.split()]
-    return any(words) and all(word in haystack for word in words if word)
+    return all(any(word in field for field in fields) for word in words)
 
 
 def find_accounts(inventory: Inventory, text: str) -> list[ActualAccount]:
     """Managed accounts whose name, login or roster id contain every word of ``text``."""
-    if not fold(text):
+    words = [word for word in (fold(part) for part in text.split()) if word]
+    if not words:
         raise SchulitError("accounts find: give a name, login or roster id to look for")
     # every managed account is compared (umlauts and spellings cannot be matched by the server): one bulk read
     with connected(inventory.directory, strategy=ldap3.SYNC, bulk_read=True) as connection:
         accounts = ops.list_accounts(connection, inventory.layout)
     exact = [a for a in accounts if a.login == text.strip()]
-    return exact or [a for a in accounts if matches(a, text)]
+    return exact or [a for a in accounts if matches(a, words)]
 
 
 # --- list ---------------------------------------------------------------------------------------------
