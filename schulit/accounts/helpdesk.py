@@ -192,13 +192,22 @@ def reset_passwords(
             result.delivery_files = write_new_passwords(
                 inventory.passwords.delivery_dir, holders, names, "reset"
             )
+        done: list[str] = []
         for account in accounts:
             hashed = hash_password(passwords[account.login], inventory.passwords.hash_scheme)
             modification = schema.password_modification(hashed, active=account.state == "active")
-            ops._check(
-                connection.modify(account.dn, modification), f"resetting the password of {account.login}"
-            )
+            try:
+                ops._check(
+                    connection.modify(account.dn, modification), f"resetting the password of {account.login}"
+                )
+            except SchulitError as exc:
+                where = f"the letter {letter}" if letter is not None else "the delivery file"
+                raise SchulitError(
+                    f"{exc}; new passwords are valid only for: {', '.join(done) or 'nobody'} "
+                    f"(the others in {where} are not)"
+                ) from None
             audit.record("modify", account.dn, list(modification))
+            done.append(account.login)
     return result
 
 
