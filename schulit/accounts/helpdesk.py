@@ -20,7 +20,7 @@ from ldap3.utils.dn import escape_rdn
 
 from schulit.accounts import ops, schema
 from schulit.accounts.lock import directory_lock
-from schulit.accounts.model import KEY_PREFIX, RESERVED_PREFIX, ActualAccount
+from schulit.accounts.model import ACCOUNT_ATTRIBUTES, KEY_PREFIX, RESERVED_PREFIX, ActualAccount
 from schulit.accounts.rules import PasswordHolder, write_new_passwords
 from schulit.audit import AuditLog
 from schulit.delivery import DeliveryRecord, rename_login
@@ -65,20 +65,14 @@ def fold(text: str) -> str:
     return key
 
 
-def source_id_of(account: ActualAccount) -> str:
-    """The roster id part of the identity key ``schulit:<scope>:<role>:<id>``."""
-    return account.key[len(KEY_PREFIX) :].split(":", 2)[-1] if account.key.startswith(KEY_PREFIX) else ""
-
-
-def matches(account: ActualAccount, words: Sequence[str]) -> bool:
+def matches(first_name: str, last_name: str, login: str, key: str, words: Sequence[str]) -> bool:
     """Every (folded) word occurs in one of the account's names, its login or its roster id."""
-    fields = (
-        fold(account.first_name),
-        fold(account.last_name),
-        fold(account.login),
-        fold(source_id_of(account)),
-    )
+    source_id = key[len(KEY_PREFIX) :].split(":", 2)[-1]
+    fields = (fold(first_name), fold(last_name), fold(login), fold(source_id))
     return all(any(word in field for field in fields) for word in words)
+
+
+SEARCH_ATTRIBUTES = ["uid", "givenName", "sn", "employeeNumber"]  # what find compares, nothing more
 
 
 def find_accounts(inventory: Inventory, text: str) -> list[ActualAccount]:
@@ -86,11 +80,29 @@ def find_accounts(inventory: Inventory, text: str) -> list[ActualAccount]:
     words = [word for word in (fold(part) for part in text.split()) if word]
     if not words:
         raise SchulitError("accounts find: give a name, login or roster id to look for")
-    # every managed account is compared (umlauts and spellings cannot be matched by the server): one bulk read
+    # Every managed account is compared (umlauts and spellings cannot be matched by the server): one bulk
+    # read of the four attributes compared, then the whole entries of the few that match.
+    managed = f"(&(objectClass=posixAccount)(employeeNumber={escape_filter_chars(KEY_PREFIX)}*))"
     with connected(inventory.directory, strategy=ldap3.SYNC, bulk_read=True) as connection:
-        accounts = ops.list_accounts(connection, inventory.layout)
-    exact = [a for a in accounts if a.login == text.strip()]
-    return exact or [a for a in accounts if matches(a, words)]
+        entries = list(paged(connection, inventory.layout.base_dn, managed, SEARCH_ATTRIBUTES))
+    logins = [first(a, "uid") for _dn, a in entries]
+    found = [login for login in logins if login == text.strip()] or [
+        first(a, "uid")
+        for _dn, a in entries
+        if matches(first(a, "givenName"), first(a, "sn"), first(a, "uid"), first(a, "employeeNumber"), words)
+    ]
+    accounts = []
+    with connected(inventory.directory, strategy=ldap3.SYNC, bulk_read=True) as connection:
+        for start in range(0, len(found), 200):
+            either = "".join(f"(uid={escape_filter_chars(login)})" for login in found[start : start + 200])
+            search_filter = f"(&{managed}(|{either}))"
+            accounts += [
+                schema.parse_account(dn, attributes, inventory.layout)
+                for dn, attributes in paged(
+                    connection, inventory.layout.base_dn, search_filter, ACCOUNT_ATTRIBUTES
+                )
+            ]
+    return sorted(accounts, key=lambda a: (a.home_school, a.class_name or "", a.login))
 
 
 # --- list ---------------------------------------------------------------------------------------------
