@@ -44,7 +44,7 @@ SCHOOL_TYPES = (
     "Förderschule",
 )
 IDENTITIES = ("source-id", "name+birthdate")
-ROSTER_FORMATS = ("csv", "oneroster")
+ROSTER_FORMATS = ("csv", "oneroster", "sophomorix", "ucs-school")
 ROSTER_ROLES = ("pupil", "teacher", "mixed")
 HASH_SCHEMES = ("crypt-sha512", "ssha")
 ID_SCOPES = ("school", "county")
@@ -89,6 +89,20 @@ class DirectorySettings:
 
 
 @dataclass(frozen=True)
+class WebSettings:
+    """The teachers' web page (``schulit web``): its own directory identity, address, proxy and limits."""
+
+    bind_dn: str
+    password_file: Path | None = None
+    listen: str = "127.0.0.1:8080"
+    trusted_proxy: str | None = None  # the TLS reverse proxy's address: cookies Secure, its X-Forwarded-*
+    idle_minutes: int = 30
+    failures_per_login: int = 10  # failed logins per login name within throttle_minutes
+    failures_per_address: int = 100  # per client address (a school behind one NAT address shares it)
+    throttle_minutes: int = 15
+
+
+@dataclass(frozen=True)
 class NumberRange:
     """An inclusive range of uidNumber or gidNumber values schulit may allocate from."""
 
@@ -107,6 +121,7 @@ class IdentityPolicy:
 
     pupil_id_scope: str = "school"
     teacher_id_scope: str = "county"
+    name_key_file: Path | None = None  # secret for the keys of name+birthdate schools (rosters/namekey.py)
 
 
 @dataclass(frozen=True)
@@ -213,6 +228,9 @@ class School:
     network: Network | None
     vars: Mapping[str, Any]
     file: Path
+    # fallback for exports without a class column: teacher's source id -> classes they teach (normalised)
+    teacher_classes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    require_class: bool = False  # reject pupils without a class instead of syncing them class-less
 
 
 @dataclass(frozen=True)
@@ -236,6 +254,7 @@ class Inventory:
     audit_log: Path | None = None
     vars: Mapping[str, Any] = field(default_factory=dict)
     letters: LetterSettings = field(default_factory=LetterSettings)
+    web: WebSettings | None = None
 
     def school(self, school_id: str) -> School:
         """Return the school with this id or raise InventoryError."""
@@ -463,6 +482,7 @@ def load_inventory(root: Path | str, environ: Mapping[str, str] | None = None) -
     identity = IdentityPolicy(
         pupil_id_scope=identity_table.string("pupil_id_scope", "school", choices=ID_SCOPES),
         teacher_id_scope=identity_table.string("teacher_id_scope", "county", choices=ID_SCOPES),
+        name_key_file=identity_table.path("name_key_file", root),
     )
     identity_table.done()
 
@@ -517,10 +537,17 @@ def load_inventory(root: Path | str, environ: Mapping[str, str] | None = None) -
     audit_log = audit_table.path("file", root)
     audit_table.done()
     letters = _load_letters(top.table("letters"), root)
+    web = _load_web(top.table("web"), root) if "web" in data else None
     county_vars = top.free_table("vars")
     top.done()
 
     schools = _load_schools(root, problems)
+    matched_by_name = [s.id for s in schools if s.identity == "name+birthdate"]
+    if matched_by_name and identity.name_key_file is None:
+        problems.append(
+            f"{county_file}: identity.name_key_file: missing (expected the path of a secret file; "
+            f"{', '.join(matched_by_name)} are matched by name and birth date, whose keys it protects)"
+        )
     if problems:
         raise InventoryError(problems)
     return Inventory(
@@ -541,6 +568,7 @@ def load_inventory(root: Path | str, environ: Mapping[str, str] | None = None) -
         vars=county_vars,
         audit_log=audit_log,
         letters=letters,
+        web=web,
     )
 
 
@@ -597,6 +625,33 @@ def _load_directory(table: _Table, root: Path) -> DirectorySettings:
     return settings
 
 
+def _load_web(table: _Table, root: Path) -> WebSettings:
+    bind_dn = table.string("bind_dn", "", required=True)
+    _check_dn(table, "bind_dn", bind_dn or None)
+    listen = table.string("listen", "127.0.0.1:8080")
+    host, _, port = listen.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        table.problem("listen", f"expected ADDRESS:PORT like 127.0.0.1:8080, got {listen!r}")
+    proxy = table.string("trusted_proxy", "") or None
+    if proxy is not None:
+        try:
+            ipaddress.ip_address(proxy)
+        except ValueError:
+            table.problem("trusted_proxy", f"expected the proxy's IP address, got {proxy!r}")
+    settings = WebSettings(
+        bind_dn=bind_dn,
+        password_file=table.path("password_file", root, required=True),
+        listen=listen,
+        trusted_proxy=proxy,
+        idle_minutes=table.integer("idle_minutes", 30, low=1, high=480),
+        failures_per_login=table.integer("failures_per_login", 10, low=1, high=1000),
+        failures_per_address=table.integer("failures_per_address", 100, low=1, high=100000),
+        throttle_minutes=table.integer("throttle_minutes", 15, low=1, high=1440),
+    )
+    table.done()
+    return settings
+
+
 def _load_schools(root: Path, problems: list[str]) -> list[School]:
     schools_dir = root / "schools"
     files = sorted(schools_dir.glob("*.toml")) if schools_dir.is_dir() else []
@@ -647,6 +702,7 @@ def _load_school(table: _Table, root: Path) -> School | None:
     name = table.string("name", "", required=True)
     school_type = table.string("type", "", required=True, choices=SCHOOL_TYPES)
     identity = table.string("identity", "source-id", choices=IDENTITIES)
+    require_class = table.boolean("require_class", False)
     rosters = tuple(_load_roster(item, root) for item in table.array_of_tables("rosters"))
     if not rosters:
         table.problem("rosters", "missing (expected at least one [[rosters]] table)")
@@ -655,6 +711,7 @@ def _load_school(table: _Table, root: Path) -> School | None:
     network = _load_network(network_table) if network_table.data else None
     network_table.done()
     school_vars = table.free_table("vars")
+    teacher_classes = _load_teacher_classes(table)
     table.done()
     if len(table.problems) > before or school_id is None:
         return None
@@ -668,7 +725,26 @@ def _load_school(table: _Table, root: Path) -> School | None:
         network=network,
         vars=school_vars,
         file=table.file,
+        teacher_classes=teacher_classes,
+        require_class=require_class,
     )
+
+
+def _load_teacher_classes(table: _Table) -> dict[str, tuple[str, ...]]:
+    """``[teacher_classes]``: ``"<teacher's source id>" = ["5a", "6b"]``; every class name checked."""
+    from schulit.rosters.common import normalise_class
+
+    result = {}
+    for source_id, classes in table.free_table("teacher_classes").items():
+        if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
+            table.problem(f"teacher_classes.{source_id}", "expected a list of class names")
+            continue
+        normalised = [normalise_class(c) for c in classes]
+        for raw, name in zip(classes, normalised, strict=True):
+            if name is None:
+                table.problem(f"teacher_classes.{source_id}", f"unknown class format {raw!r}")
+        result[source_id] = tuple(sorted({n for n in normalised if n}))
+    return result
 
 
 def _load_roster(table: _Table, root: Path) -> RosterSource:
@@ -680,6 +756,14 @@ def _load_roster(table: _Table, root: Path) -> RosterSource:
     delimiter = table.string("delimiter", "auto")
     if delimiter not in ("auto", ";", ",", "\t", "|"):
         table.problem("delimiter", f"expected auto, ';', ',', '|' or a tab, got {delimiter!r}")
+    preset = table.string("preset")
+    if preset is not None:
+        from schulit.rosters.presets import check_preset
+
+        try:
+            check_preset(preset)
+        except ValueError as exc:
+            table.problem("preset", str(exc))
     source = RosterSource(
         path=path or Path(),
         format=roster_format,
@@ -687,7 +771,7 @@ def _load_roster(table: _Table, root: Path) -> RosterSource:
         encoding=table.string("encoding", "auto"),
         delimiter=delimiter,
         columns=_roster_columns(table),
-        preset=table.string("preset"),
+        preset=preset,
         origin=f"{table.file}: {table.where}",
     )
     table.done()

@@ -9,6 +9,7 @@ Vietnamese letters print correctly). Text is set in DejaVu Sans, passwords in De
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 from collections import Counter
@@ -327,6 +328,63 @@ def _cut_mark(canvas: Canvas, y: float) -> None:
     canvas.restoreState()
 
 
+def _draw(
+    canvas: Canvas,
+    records: list[DeliveryRecord],
+    school_names: dict[str, str],
+    today: date,
+    text: LetterText,
+    covers: bool,
+    labels: Mapping[tuple[str, str], str],
+) -> list[tuple[str, str, int]]:
+    """Cover sheets (pupil classes only) and slips onto ``canvas``; (school, class, count) per section."""
+    canvas.setTitle("Zugangsdaten")
+    canvas.setAuthor("schulit")
+    _, height = A4
+    slip_height = (height - 2 * 10 * mm) / SLIPS_PER_PAGE
+    sections = []
+    for school, section, items in group_sections(records):
+        school_name = school_names.get(school, school)
+        label = labels.get((school, section), section)
+        if covers and section != TEACHERS_SECTION:
+            _cover(canvas, school_name, label, items, today, text)
+        for index, record in enumerate(items):
+            position = index % SLIPS_PER_PAGE
+            top = height - 10 * mm - position * slip_height
+            if position:
+                _cut_mark(canvas, top)
+            _slip(canvas, record, school_name, top, text, labels.get((school, record.class_name), label))
+            if position == SLIPS_PER_PAGE - 1 or index == len(items) - 1:
+                canvas.showPage()
+        sections.append((school, section, len(items)))
+    canvas.save()
+    return sections
+
+
+def render_pdf(
+    records: list[DeliveryRecord],
+    school_names: dict[str, str],
+    today: date,
+    text: LetterText | None = None,
+    *,
+    covers: bool = True,
+    labels: Mapping[tuple[str, str], str] | None = None,
+) -> bytes:
+    """The letters for ``records`` as PDF bytes, built in memory (the web page's response)."""
+    _register_fonts()
+    buffer = io.BytesIO()
+    _draw(
+        Canvas(buffer, pagesize=A4, invariant=True),
+        records,
+        school_names,
+        today,
+        text or LetterText(),
+        covers,
+        labels or {},
+    )
+    return buffer.getvalue()
+
+
 def build_pdf(
     records: list[DeliveryRecord],
     school_names: dict[str, str],
@@ -352,27 +410,10 @@ def build_pdf(
     os.close(fd)
     temp = Path(temp_name)
     try:
-        canvas = Canvas(str(temp), pagesize=A4, invariant=True)
-        canvas.setTitle("Zugangsdaten")
-        canvas.setAuthor("schulit")
-        _, height = A4
-        slip_height = (height - 2 * 10 * mm) / SLIPS_PER_PAGE
-        for school, section, items in group_sections(records):
-            school_name = school_names.get(school, school)
-            label = labels.get((school, section), section)
-            if covers and section != TEACHERS_SECTION:
-                _cover(canvas, school_name, label, items, today, text)
-            for index, record in enumerate(items):
-                position = index % SLIPS_PER_PAGE
-                top = height - 10 * mm - position * slip_height
-                if position:
-                    _cut_mark(canvas, top)
-                _slip(canvas, record, school_name, top, text, labels.get((school, record.class_name), label))
-                if position == SLIPS_PER_PAGE - 1 or index == len(items) - 1:
-                    canvas.showPage()
-            result.sections.append((school, section, len(items)))
-            result.letters += len(items)
-        canvas.save()
+        result.sections = _draw(
+            Canvas(str(temp), pagesize=A4, invariant=True), records, school_names, today, text, covers, labels
+        )
+        result.letters = sum(count for _, _, count in result.sections)
         temp.chmod(0o600)
         temp.replace(target)
     finally:

@@ -15,6 +15,7 @@ from schulit.accounts.model import Change, Plan
 from schulit.accounts.service import SyncOptions, roster_override, run_sync
 from schulit.context import AppContext
 from schulit.errors import EXIT_CHANGES_PENDING, EXIT_ERROR, SchulitError
+from schulit.inventory import ROSTER_FORMATS, ROSTER_ROLES
 
 SCHOOL_OPTION = click.option(
     "--school",
@@ -56,8 +57,20 @@ def roster_options(function: Any) -> Any:
             click.option(
                 "--format",
                 "roster_format",
-                type=click.Choice(["csv", "oneroster"]),
+                type=click.Choice(list(ROSTER_FORMATS)),
                 help="Format of the --roster files (default: as in the inventory).",
+            ),
+            click.option(
+                "--role",
+                "roster_role",
+                type=click.Choice(list(ROSTER_ROLES)),
+                help="Who is in the --roster files: pupil (default for a CSV file; replaces the pupil "
+                "roster), teacher (replaces the teacher roster) or mixed (replaces every roster).",
+            ),
+            click.option(
+                "--preset",
+                metavar="NAME",
+                help="Export preset of the --roster files (schild-nrw, asv-bw, ...; see the README).",
             ),
             click.option("--encoding", help="Encoding of the --roster files (default: as in the inventory)."),
             click.option(
@@ -94,10 +107,20 @@ def _options(
     confirmed_renames: tuple[str, ...],
     today: Any,
     force: bool = False,
+    roster_role: str | None = None,
+    preset: str | None = None,
 ) -> SyncOptions:
     inventory = app.inventory()
     overrides = dict(
-        roster_override(inventory, spec, format=roster_format, encoding=encoding, delimiter=delimiter)
+        roster_override(
+            inventory,
+            spec,
+            format=roster_format,
+            encoding=encoding,
+            delimiter=delimiter,
+            role=roster_role,
+            preset=preset,
+        )
         for spec in rosters
     )
     return SyncOptions(
@@ -114,7 +137,9 @@ def describe_change(change: Change) -> str:
     """One line for --verbose output (never a password: plans do not contain any)."""
     details = change.details
     if change.action == "create":
-        where = f"{details['role']}, {details['class']}" if details.get("class") else details["role"]
+        where = details["role"]
+        if details["role"] == "pupil":
+            where = f"pupil, {details.get('class') or 'no class'}"
         return f"+ create {change.login} ({details['first_name']} {details['last_name']}, {where})"
     if change.action == "update":
         parts = [
@@ -186,6 +211,8 @@ def plan(
     schools: tuple[str, ...],
     rosters: tuple[str, ...],
     roster_format: str | None,
+    roster_role: str | None,
+    preset: str | None,
     encoding: str | None,
     delimiter: str | None,
     skip_bad_rows: bool,
@@ -199,7 +226,17 @@ def plan(
     safety limit.
     """
     options = _options(
-        app, schools, rosters, roster_format, encoding, delimiter, skip_bad_rows, confirmed_renames, today
+        app,
+        schools,
+        rosters,
+        roster_format,
+        encoding,
+        delimiter,
+        skip_bad_rows,
+        confirmed_renames,
+        today,
+        roster_role=roster_role,
+        preset=preset,
     )
     outcome = run_sync(app.inventory(), options, command="accounts plan", dry_run=True)
     _finish_plan(app, outcome.plan, as_json)
@@ -259,6 +296,8 @@ def sync(
     schools: tuple[str, ...],
     rosters: tuple[str, ...],
     roster_format: str | None,
+    roster_role: str | None,
+    preset: str | None,
     encoding: str | None,
     delimiter: str | None,
     skip_bad_rows: bool,
@@ -287,6 +326,8 @@ def sync(
         confirmed_renames,
         today,
         force=force,
+        roster_role=roster_role,
+        preset=preset,
     )
     options.lock_timeout = lock_timeout
     saved = service.load_saved_plan(plan_file) if plan_file is not None else None
@@ -366,7 +407,7 @@ def _table(app: AppContext, accounts: list[Any]) -> None:
         name = f"{account.first_name} {account.last_name}"
         click.echo(
             f"{account.login:<22} {name[:34]:<34} {account.role:<8} {account.home_school:<22} "
-            f"{account.class_name or '':<8} {account.state}"
+            f"{account.class_name or ('(no class)' if account.role == 'pupil' else ''):<8} {account.state}"
         )
     app.info(f"{len(accounts)} account{'s' if len(accounts) != 1 else ''}")
 
@@ -548,3 +589,69 @@ def purge(app: AppContext, yes: bool, dry_run: bool, force: bool, today: Any, as
         app.info("purge: nothing to do")
     elif not dry_run:
         app.info(f"purge: deleted {len(outcome.deleted)} entries")
+
+
+@accounts_group.command("adopt")
+@click.option(
+    "--school", "school_id", required=True, metavar="ID", help="The school whose roster is matched."
+)
+@click.option("--roster", "rosters", multiple=True, metavar="ID=PATH", help="As for 'accounts sync'.")
+@click.option(
+    "--format", "roster_format", type=click.Choice(list(ROSTER_FORMATS)), help="Format of the --roster files."
+)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--dry-run", is_flag=True, help="Only show what would be taken over.")
+@JSON_OPTION
+@click.pass_obj
+def adopt(
+    app: AppContext,
+    school_id: str,
+    rosters: tuple[str, ...],
+    roster_format: str | None,
+    yes: bool,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    """Take over entries schulit did not create instead of creating twins.
+
+    An entry is taken over when its uid is the login the roster gives (sophomorix, UCS@school) or its
+    employeeNumber is the person's roster id. Login, uidNumber and password stay; run 'accounts sync'
+    afterwards to bring names, class and groups in line.
+    """
+    from schulit.accounts.adopt import AdoptPlan
+    from schulit.accounts.adopt import adopt as adopt_entries
+
+    inventory = app.inventory()
+    overrides = dict(roster_override(inventory, spec, format=roster_format) for spec in rosters)
+
+    def show(plan_: AdoptPlan) -> None:
+        for adoption in plan_.adoptions:
+            app.info(
+                f"  + adopt {adoption.dn} as {adoption.login} ({adoption.name}, {adoption.role}; "
+                f"{adoption.reason}) -> {adoption.new_dn}"
+            )
+        for line in plan_.left:
+            app.warn(f"left alone: {line}")
+        app.info(f"adopt: {len(plan_.adoptions)} entries to take over in {plan_.school_id}")
+
+    def confirm(plan_: AdoptPlan) -> bool:
+        if not as_json:
+            show(plan_)
+        if yes:
+            return True
+        if not sys.stdin.isatty():
+            raise SchulitError("not on a terminal: add --yes to adopt without asking")
+        return click.confirm(f"take over {len(plan_.adoptions)} entries?", default=False)
+
+    plan_, done = adopt_entries(
+        inventory, school_id, confirm=confirm, dry_run=dry_run, roster_overrides=overrides
+    )
+    if as_json:
+        click.echo(json.dumps({**plan_.to_json(), "adopted": done}, indent=2, ensure_ascii=False))
+        return
+    if dry_run or not plan_.adoptions:
+        show(plan_)
+        if not plan_.adoptions:
+            app.info("adopt: nothing to do")
+        return
+    app.info(f"adopt: took over {len(done)} entries; run 'schulit accounts sync' to bring them in line")

@@ -78,6 +78,8 @@ class Slapd:
     tls: TlsFiles | None = None
     bind_password_file: Path | None = None
     ldaps_port: int = 0
+    allow: tuple[str, ...] = ()  # global ``allow`` features, e.g. bind_anon_dn (unauthenticated binds)
+    access: tuple[str, ...] = ()  # ``access to`` rules of the database (slapd.conf syntax)
 
     @property
     def url(self) -> str:
@@ -119,6 +121,8 @@ class Slapd:
             "moduleload back_mdb",
             "sizelimit unlimited",
         ]
+        if self.allow:
+            lines.append(f"allow {' '.join(self.allow)}")
         if self.tls is not None:
             lines += [
                 f"TLSCACertificateFile {self.tls.ca_file}",
@@ -134,6 +138,7 @@ class Slapd:
             f"directory {data_dir}",
         ]
         lines += [f"index {index}" for index in INDEXES]
+        lines += list(self.access)
         if not self.durable:
             lines.append("dbnosync")
         fd = os.open(self.config_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
