@@ -27,8 +27,8 @@ from urllib.parse import urlparse
 
 from schulit.directory.layout import Layout, normalise_dn
 from schulit.errors import InventoryError
-from schulit.naming import NamingPolicy
-from schulit.records import RosterSource
+from schulit.naming import NamingPolicy, transliterate
+from schulit.records import ROSTER_FIELDS, RosterSource
 
 SCHOOL_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,30}[a-z0-9]$")
 HOST_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$")
@@ -157,6 +157,22 @@ class PasswordPolicy:
 
 
 @dataclass(frozen=True)
+class LetterSettings:
+    """The county's own words on the password letters (``[letters]``); empty means the built-in text.
+
+    ``pupil_text`` and ``teacher_text`` replace the instruction lines of the slips; ``{portal}`` and
+    ``{helpdesk}`` in them are replaced by ``portal`` and ``helpdesk``.
+    """
+
+    portal: str = ""
+    helpdesk: str = ""
+    logo: Path | None = None
+    sender: str = ""
+    pupil_text: tuple[str, ...] = ()
+    teacher_text: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class SshSettings:
     """County-wide SSH client settings for pushing configs."""
 
@@ -244,6 +260,7 @@ class Inventory:
     schools: tuple[School, ...]
     audit_log: Path | None = None
     vars: Mapping[str, Any] = field(default_factory=dict)
+    letters: LetterSettings = field(default_factory=LetterSettings)
     web: WebSettings | None = None
 
     def school(self, school_id: str) -> School:
@@ -536,6 +553,7 @@ def load_inventory(root: Path | str, environ: Mapping[str, str] | None = None) -
     audit_table = top.table("audit")
     audit_log = audit_table.path("file", root)
     audit_table.done()
+    letters = _load_letters(top.table("letters"), root)
     web = _load_web(top.table("web"), root) if "web" in data else None
     county_vars = top.free_table("vars")
     top.done()
@@ -566,8 +584,39 @@ def load_inventory(root: Path | str, environ: Mapping[str, str] | None = None) -
         schools=tuple(schools),
         vars=county_vars,
         audit_log=audit_log,
+        letters=letters,
         web=web,
     )
+
+
+LOGO_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+
+def _load_letters(table: _Table, root: Path) -> LetterSettings:
+    logo = table.path("logo", root)
+    if logo is not None:
+        if logo.suffix.lower() not in LOGO_SUFFIXES:
+            table.problem("logo", f"expected a PNG or JPEG file, got {logo.name!r}")
+        elif not logo.is_file():
+            table.problem("logo", f"file not found: {logo}")
+    settings = LetterSettings(
+        portal=table.string("portal", "") or "",
+        helpdesk=table.string("helpdesk", "") or "",
+        logo=logo,
+        sender=table.string("sender", "") or "",
+        pupil_text=tuple(table.string_list("pupil_text")),
+        teacher_text=tuple(table.string_list("teacher_text")),
+    )
+    table.done()
+    return settings
+
+
+def suggest_school_id(value: str) -> str:
+    """A valid school id close to ``value`` ("GS Testdörf" → "gs-testdoerf"), or "" if none."""
+    text = transliterate(value).lower()
+    text = re.sub(r"[^a-z0-9]+", "-", text).strip("-")
+    text = re.sub(r"-{2,}", "-", text)[:32].strip("-")
+    return text if SCHOOL_ID_PATTERN.match(text) else ""
 
 
 def _load_directory(table: _Table, root: Path) -> DirectorySettings:
@@ -683,6 +732,11 @@ def _load_schools(root: Path, problems: list[str]) -> list[School]:
             )
             continue
         first_file_of_id[school.id] = file
+        if file.stem != school.id:
+            problems.append(
+                f"{file}: id: the file of school {school.id!r} must be named {school.id}.toml "
+                "(one school, one file, found by its id)"
+            )
         for server in school.servers:
             if server.name in server_names:
                 problems.append(
@@ -696,7 +750,14 @@ def _load_schools(root: Path, problems: list[str]) -> list[School]:
 
 def _load_school(table: _Table, root: Path) -> School | None:
     before = len(table.problems)
+    raw_id = table.data.get("id")
     school_id = table.string("id", required=True, pattern=SCHOOL_ID_PATTERN)
+    if school_id is None and isinstance(raw_id, str) and raw_id.strip():
+        suggestion = suggest_school_id(raw_id)
+        table.problems[-1] = (
+            f"{table.file}: id: {raw_id!r} is not a valid school id (lower-case a-z, 0-9 and '-', "
+            f"3 to 32 characters)" + (f"; use {suggestion!r}" if suggestion else "")
+        )
     name = table.string("name", "", required=True)
     school_type = table.string("type", "", required=True, choices=SCHOOL_TYPES)
     identity = table.string("identity", "source-id", choices=IDENTITIES)
@@ -768,12 +829,24 @@ def _load_roster(table: _Table, root: Path) -> RosterSource:
         role=role,
         encoding=table.string("encoding", "auto"),
         delimiter=delimiter,
-        columns=table.string_map("columns"),
+        columns=_roster_columns(table),
         preset=preset,
         origin=f"{table.file}: {table.where}",
     )
     table.done()
     return source
+
+
+def _roster_columns(table: _Table) -> dict[str, str]:
+    """``[rosters.columns]``: field name → header; an unknown field name is a problem, not ignored."""
+    columns = table.string_map("columns")
+    for name in columns:
+        if name not in ROSTER_FIELDS:
+            table.problems.append(
+                f"{table.file}: {table.where}.columns.{name}: unknown field "
+                f"(known: {', '.join(ROSTER_FIELDS)})"
+            )
+    return columns
 
 
 def _load_server(table: _Table, school_id: str) -> Server:

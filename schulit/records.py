@@ -7,6 +7,18 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+ROSTER_FIELDS = (
+    "source_id",
+    "first_name",
+    "last_name",
+    "class_name",
+    "role",
+    "birth_date",
+    "email",
+    "teacher_classes",
+)
+"""The field names a ``[rosters.columns]`` mapping may use (README: Rosters)."""
+
 
 @dataclass(frozen=True)
 class RosterSource:
