@@ -593,6 +593,21 @@ def list_accounts(
     return sorted(accounts, key=lambda a: (a.home_school, a.class_name or "", a.login))
 
 
+def known_class(connection: ldap3.Connection, layout: Layout, school: str | None, class_name: str) -> str:
+    """``--class`` normalised like the rosters ("05a" → "5a"); an error if no managed user has it."""
+    from schulit.rosters.common import normalise_class
+
+    normalised = normalise_class(class_name)
+    if normalised is not None:
+        search_filter = f"(&{MANAGED_USERS}(ou={escape_filter_chars(normalised)})"
+        if school:
+            search_filter += f"(departmentNumber={escape_filter_chars(school)})"
+        if any(True for _ in paged(connection, layout.base_dn, search_filter + ")", ["1.1"])):
+            return normalised
+    where = f"school {school}" if school else "the directory"
+    raise SchulitError(f"--class {class_name!r}: no such class in {where}")
+
+
 def find_account(connection: ldap3.Connection, layout: Layout, login: str) -> ActualAccount:
     """The managed user with this login (searched in the whole domain), or a clear error."""
     search_filter = f"(sAMAccountName={escape_filter_chars(login)})"
@@ -767,6 +782,7 @@ __all__ = [
     "apply_purge",
     "check_purge_limit",
     "find_account",
+    "known_class",
     "list_accounts",
     "lock",
     "plan_purge",

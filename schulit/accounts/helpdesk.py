@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
+from types import ModuleType
 
 import ldap3
 from ldap3.utils.conv import escape_filter_chars
@@ -34,6 +35,20 @@ from schulit.passwords import generate_password, hash_password
 from schulit.rosters.common import normalise_class
 
 LOGIN_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?$")
+
+
+def _backend(inventory: Inventory) -> ModuleType:
+    """The module that finds and lists accounts in this directory's flavour (see ``service._flavour``)."""
+    if inventory.directory.flavour == "samba-ad":
+        from schulit.accounts import flavour_ad
+
+        return flavour_ad
+    return ops
+
+
+def _openldap_only(inventory: Inventory, what: str) -> None:
+    if inventory.directory.flavour != "openldap":
+        raise SchulitError(f"{what}: not available with directory flavour {inventory.directory.flavour} yet")
 
 
 @contextmanager
@@ -77,6 +92,7 @@ SEARCH_ATTRIBUTES = ["uid", "givenName", "sn", "employeeNumber"]  # what find co
 
 def find_accounts(inventory: Inventory, text: str) -> list[ActualAccount]:
     """Managed accounts whose name, login or roster id contain every word of ``text``."""
+    _openldap_only(inventory, "accounts find")
     words = [word for word in (fold(part) for part in text.split()) if word]
     if not words:
         raise SchulitError("accounts find: give a name, login or roster id to look for")
@@ -118,10 +134,11 @@ def list_accounts(
     """``accounts list``: an unknown school or class is an error; the class is normalised like the rosters."""
     if school is not None:
         inventory.school(school)
+    backend = _backend(inventory)
     with connected(inventory.directory) as connection:
         if class_name is not None:
-            class_name = ops.known_class(connection, inventory.layout, school, class_name)
-        return ops.list_accounts(
+            class_name = backend.known_class(connection, inventory.layout, school, class_name)
+        return backend.list_accounts(
             connection, inventory.layout, school=school, class_name=class_name, state=state
         )
 
@@ -147,13 +164,14 @@ def select_accounts(
 ) -> list[ActualAccount]:
     """The named logins plus, with ``school`` and ``class_name``, every pupil of that class."""
     layout = inventory.layout
-    accounts = [ops.find_account(connection, layout, login) for login in logins]
+    backend = _backend(inventory)
+    accounts = [backend.find_account(connection, layout, login) for login in logins]
     if school or class_name:
         if not (school and class_name):
             raise SchulitError("--school and --class go together (every pupil of one class)")
         inventory.school(school)
         wanted = normalise_class(class_name)
-        found = ops.list_accounts(connection, layout, school=school, class_name=wanted) if wanted else []
+        found = backend.list_accounts(connection, layout, school=school, class_name=wanted) if wanted else []
         if not found:
             raise SchulitError(f"--class {class_name!r}: no pupils of such a class in {school}")
         accounts += [a for a in found if a.login not in {b.login for b in accounts}]
@@ -188,7 +206,7 @@ def reset_passwords(
             raise SchulitError(
                 "not reset: " + ", ".join(f"{a.login} is {a.state}" for a in disabled) + "; nothing changed"
             )
-        passwords = {a.login: generate_password(inventory.passwords.length) for a in accounts}
+        passwords = _new_passwords(connection, inventory, accounts)
         result = ResetResult(accounts)
         names = {s.id: s.name for s in inventory.schools}
         if letter is not None:
@@ -206,8 +224,7 @@ def reset_passwords(
             )
         done: list[str] = []
         for account in accounts:
-            hashed = hash_password(passwords[account.login], inventory.passwords.hash_scheme)
-            modification = schema.password_modification(hashed, active=account.state == "active")
+            modification = _password_modification(inventory, account, passwords[account.login])
             try:
                 ops._check(
                     connection.modify(account.dn, modification), f"resetting the password of {account.login}"
@@ -221,6 +238,35 @@ def reset_passwords(
             audit.record("modify", account.dn, list(modification))
             done.append(account.login)
     return result
+
+
+def _new_passwords(
+    connection: ldap3.Connection, inventory: Inventory, accounts: list[ActualAccount]
+) -> dict[str, str]:
+    """One new password per account; on an AD, meeting the domain's policy (read from the domain object)."""
+    if inventory.directory.flavour == "samba-ad":
+        from schulit.directory import ad
+
+        policy = ad.read_domain_policy(connection, ad.domain_dn_of(inventory.directory.base_dn))
+        length = inventory.passwords.length
+        return {
+            a.login: ad.policy_password(policy, length, a.login, f"{a.first_name} {a.last_name}")
+            for a in accounts
+        }
+    return {a.login: generate_password(inventory.passwords.length) for a in accounts}
+
+
+def _password_modification(
+    inventory: Inventory, account: ActualAccount, password: str
+) -> schema.Modification:
+    """OpenLDAP: the hash (disabled accounts keep a disabled hash); AD: ``unicodePwd`` (never
+    ``userPassword``), ``pwdLastSet = 0`` where the role must change it; a disabled user stays disabled."""
+    if inventory.directory.flavour == "samba-ad":
+        from schulit.accounts import flavour_ad
+
+        return flavour_ad.password_modification(account.role, password, inventory)
+    hashed = hash_password(password, inventory.passwords.hash_scheme)
+    return schema.password_modification(hashed, active=account.state == "active")
 
 
 def _holder(account: ActualAccount) -> PasswordHolder:
@@ -292,6 +338,7 @@ def rename_account(inventory: Inventory, old: str, new: str, *, today: date | No
     for ``lifecycle.login_retention_days`` like a deleted one. Interrupted midway, the next sync repairs the
     group memberships.
     """
+    _openldap_only(inventory, "accounts rename")
     check_new_login(inventory, new)
     if new == old:
         raise SchulitError(f"{old} already has that login")

@@ -454,6 +454,13 @@ def test_ad_lock_unlock_reset_password_and_hand_made_objects(ad_county: ADCounty
     assert shown["groups"] == ["all-pupils", "gs-a-1a", "gs-a-pupils"]
     audit = (county.root / "audit.jsonl").read_text()
     assert password not in audit and new_password not in audit and "unicodePwd" in audit
+    assert "userPassword" not in audit and "userPassword" not in county.user("emre.oeztuerk")
+    class_reset = county.run("accounts", "reset-password", "--school", "gs-a", "--class", "01A")
+    assert class_reset.exit_code == 0, class_reset.output
+    assert dc.kinit("lea.mueller2", county.deliveries()["lea.mueller2"]["password"]).ok
+    for refused in (("find", "Emre"), ("rename", "emre.oeztuerk", "emre.o")):
+        result = county.run("accounts", *refused)
+        assert result.exit_code == 1 and "not available with directory flavour samba-ad" in result.output
 
 
 def test_ad_member_fileserver_configs_from_the_directory_pass_testparm(
