@@ -461,10 +461,26 @@ def load_inventory(root: Path | str) -> Inventory:
     )
 
 
+def _directory_url(table: _Table) -> str:
+    """``url``: one URL, or a list of replication providers (kept as one comma-separated string, the form
+    OpenLDAP's and sssd's own URI settings take; ``schulit.directory.connection.provider_urls`` splits it)."""
+    if isinstance(table.data.get("url"), list):
+        urls = table.string_list("url")
+        if not urls:
+            table.problem("url", "expected at least one URL")
+    else:
+        text = table.string("url", "", required=True)
+        urls = [u for u in re.split(r"[\s,]+", text) if u]
+    for url in urls:
+        if not re.match(r"^(ldap|ldaps|ldapi)://[^\s,]*$", url):
+            table.problem("url", f"expected an ldap://, ldaps:// or ldapi:// URL, got {url!r}")
+    if len({u.lower() for u in urls}) != len(urls):
+        table.problem("url", "a provider is listed twice")
+    return ",".join(urls)
+
+
 def _load_directory(table: _Table, root: Path) -> DirectorySettings:
-    url = table.string("url", "", required=True)
-    if url and not re.match(r"^(ldap|ldaps|ldapi)://", url):
-        table.problem("url", f"expected an ldap://, ldaps:// or ldapi:// URL, got {url!r}")
+    url = _directory_url(table)
     base_dn = table.string("base_dn", "", required=True)
     _check_dn(table, "base_dn", base_dn or None)
     bind_dn = table.string("bind_dn", "", required=True)

@@ -16,10 +16,11 @@ from schulit.accounts.actual import read_directory
 from schulit.accounts.apply import ApplyResult, apply_plan
 from schulit.accounts.desired import build_desired
 from schulit.accounts.diff import plan_changes
-from schulit.accounts.lock import default_lock_path, run_lock
+from schulit.accounts.lock import DirectoryLease, default_lock_path, directory_lease, new_token, run_lock
 from schulit.accounts.model import Plan
 from schulit.audit import AuditLog
 from schulit.directory.connection import connect, disconnect
+from schulit.directory.failover import StickyProvider, with_failover
 from schulit.directory.layout import Layout
 from schulit.errors import EXIT_ERROR, EXIT_OK, EXIT_SAFETY_LIMIT, SchulitError
 from schulit.inventory import DirectorySettings, Inventory
@@ -171,12 +172,56 @@ def run_sync(
     confirm: Callable[[Plan], bool] | None = None,
     dry_run: bool = False,
     show_progress: bool = False,
+    on_failover: Callable[[str, str, str], None] | None = None,
 ) -> SyncOutcome:
-    """Plan, optionally ask, apply. Holds the run lock from the first read to the last write."""
+    """Plan, optionally ask, apply. Holds the run lock (and, when writing, the directory lease on the write
+    provider) from the first read to the last write.
+
+    Every connection of the run goes to one provider (``schulit.directory.failover``); if it is gone
+    midway, the run starts over on the next provider from a fresh read there (nothing is replayed blindly).
+    """
+    provider = StickyProvider(settings)
+    token = new_token()
     with ExitStack() as stack:
         if not dry_run:
             stack.enter_context(
                 run_lock(default_lock_path(settings.url, settings.base_dn), options.lock_timeout)
+            )
+
+        def attempt(pinned_settings: DirectorySettings) -> SyncOutcome:
+            return _sync_on(
+                inventory,
+                pinned_settings,
+                options,
+                token,
+                confirm,
+                command=command,
+                dry_run=dry_run,
+                show_progress=show_progress,
+            )
+
+        return with_failover(provider, attempt, on_failover or (lambda _old, _new, _why: None))
+
+
+def _sync_on(
+    inventory: Inventory,
+    settings: DirectorySettings,
+    options: SyncOptions,
+    token: str,
+    confirm: Callable[[Plan], bool] | None,
+    *,
+    command: str,
+    dry_run: bool,
+    show_progress: bool,
+) -> SyncOutcome:
+    """One attempt of a sync against one provider."""
+    with ExitStack() as stack:
+        lease: DirectoryLease | None = None
+        if not dry_run:
+            holder = connect(settings)  # the lease's own connection: renewals between pipelined writes
+            stack.callback(disconnect, holder)
+            lease = stack.enter_context(
+                directory_lease(holder, Layout(settings.base_dn).system_dn, token, options.lock_timeout)
             )
         # The bulk read goes through a plain SYNC connection: SAFE_SYNC deep-copies every response (a third
         # of the no-change time for 100,000 accounts); the scan is single-threaded anyway.
@@ -193,7 +238,12 @@ def run_sync(
         stack.callback(disconnect, writer)
         audit = stack.enter_context(AuditLog(inventory.audit_log, command))
         with ProgressBar("writing directory", len(plan.pending)) as bar:
-            result = apply_plan(
-                plan, inventory, reader, writer, audit, progress=bar.update if show_progress else None
-            )
+
+            def tick(done: int) -> None:
+                if lease is not None:
+                    lease.renew_if_due()
+                if show_progress:
+                    bar.update(done)
+
+            result = apply_plan(plan, inventory, reader, writer, audit, progress=tick)
         return SyncOutcome(plan, result)

@@ -290,6 +290,9 @@ def sync(
         command="accounts sync",
         confirm=confirm,
         show_progress=not (as_json or app.quiet),
+        on_failover=lambda old, new, why: app.warn(
+            f"directory provider {old} is gone ({why}); continuing on {new} from a fresh read there"
+        ),
     )
     if as_json:
         click.echo(
