@@ -221,6 +221,32 @@ class Slapd:
         pid = self.pid()
         return pid is not None and process_alive(pid)
 
+    def slapcat(self) -> str:
+        """The whole database as LDIF, operational attributes included (slapd may be running)."""
+        return subprocess.run(
+            ["slapcat", "-o", "ldif-wrap=no", "-f", str(self.config_file)],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+
+    def slapadd(self, ldif: str | Path, *, replace: bool = False) -> None:
+        """Load LDIF straight into the database files (slapd must be stopped): the fast way to seed a big
+        directory, and a way to change one provider behind replication's back. ``replace`` empties the
+        database first. Entries keep the entryCSN/entryUUID the LDIF gives them."""
+        if self.running():
+            raise RuntimeError("slapadd needs slapd stopped")
+        data_dir = self.state_dir / "data"
+        if replace:
+            for item in data_dir.glob("*.mdb"):
+                item.unlink()
+        self._write_config()
+        command = ["slapadd", "-q", "-w", "-f", str(self.config_file)]  # -w: contextCSN from the entries
+        if isinstance(ldif, Path):
+            subprocess.run([*command, "-l", str(ldif)], check=True, capture_output=True)
+        else:
+            subprocess.run(command, input=ldif.encode(), check=True, capture_output=True)
+
     def freeze(self) -> None:
         """SIGSTOP: the process keeps its sockets open and answers nothing (a hung server)."""
         pid = self.pid()

@@ -3,8 +3,9 @@
 Writing to two providers at once breaks what the directory guarantees (replication bypasses uniqueness
 checks and a read-then-write allocation on each side hands out the same number), so a run that writes:
 
-- pins the first provider of ``directory.url`` that answers a bind within ``directory.timeout`` and reads
-  and writes only there (it reads its own writes);
+- pins the first provider of ``directory.url`` that answers a bind within ``directory.timeout`` and is
+  not behind another one (its contextCSN per serverID), and reads and writes only there (it reads its own
+  writes);
 - fails over only when that provider is *gone*: after a request failed, a fresh bind gets no answer within
   the timeout (refused connection, or a frozen server). A provider that answers is not left: the run fails;
 - never replays a write whose answer was lost: the work is started again on the new provider from a fresh
@@ -18,9 +19,13 @@ still chosen) and its ``RESTARTABLE`` strategy resends a request whose answer wa
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
+
+import ldap3
+from ldap3.core.exceptions import LDAPException
 
 from schulit.directory.connection import (
     BindRefused,
@@ -33,6 +38,22 @@ from schulit.errors import DirectoryError
 from schulit.inventory import DirectorySettings
 
 T = TypeVar("T")
+CATCH_UP_SECONDS = 60.0
+
+
+def context_csns(connection: ldap3.Connection, base_dn: str) -> dict[str, str]:
+    """{serverID: newest CSN} a provider has seen (its contextCSN values); {} for a base not there yet."""
+    ok, _result, response, _ = connection.search(
+        base_dn, "(objectClass=*)", ldap3.BASE, attributes=["contextCSN"]
+    )
+    if not ok or not response:
+        return {}
+    found: dict[str, str] = {}
+    for value in response[0]["attributes"].get("contextCSN") or []:
+        parts = str(value).split("#")  # 20261201222940.451025Z#000000#001#000000: time, count, sid, mod
+        if len(parts) == 4:
+            found[parts[2]] = max(found.get(parts[2], ""), str(value))
+    return found
 
 
 @dataclass
@@ -47,8 +68,34 @@ class StickyProvider:
     def urls(self) -> list[str]:
         return provider_urls(self.settings.url)
 
-    def choose(self) -> str:
-        """Pin the first provider (not given up yet) that answers a bind within the timeout."""
+    def choose(self, catch_up: float = CATCH_UP_SECONDS) -> str:
+        """Pin the first provider (not given up yet) that answers a bind within the timeout and is not
+        behind another answering provider (a provider that just came back is still catching up: reading
+        from it would plan writes that are already done). Waits up to ``catch_up`` seconds for one."""
+        deadline = time.monotonic() + catch_up
+        while True:
+            states, failures = self._probe_all()
+            if not states:
+                gone = [f"{url}: given up earlier in this run" for url in self.left]
+                raise DirectoryError("no directory provider answered: " + "; ".join(failures + gone))
+            newest: dict[str, str] = {}
+            for csns in states.values():
+                for sid, csn in csns.items():
+                    newest[sid] = max(newest.get(sid, ""), csn)
+            for url, csns in states.items():
+                if all(csns.get(sid, "") >= csn for sid, csn in newest.items()):
+                    self.url = url
+                    return url
+            if time.monotonic() >= deadline:
+                raise DirectoryError(
+                    f"the directory providers {', '.join(states)} each hold changes the other lacks "
+                    f"after {catch_up:g} s; replication is not converging (see 'directory check-replicas')"
+                )
+            time.sleep(0.5)
+
+    def _probe_all(self) -> tuple[dict[str, dict[str, str]], list[str]]:
+        """{url: {serverID: contextCSN}} of every answering provider, in list order; and the failures."""
+        states: dict[str, dict[str, str]] = {}
         failures = []
         for url in self.urls:
             if url in self.left:
@@ -60,11 +107,13 @@ class StickyProvider:
             except DirectoryError as exc:
                 failures.append(str(exc))
                 continue
-            disconnect(probe)
-            self.url = url
-            return url
-        gone = [f"{url}: given up earlier in this run" for url in self.left]
-        raise DirectoryError("no directory provider answered: " + "; ".join(failures + gone))
+            try:
+                states[url] = context_csns(probe, self.settings.base_dn)
+            except (OSError, LDAPException) as exc:
+                failures.append(f"{url}: {exc}")
+            finally:
+                disconnect(probe)
+        return states, failures
 
     def pinned(self) -> DirectorySettings:
         """Settings that reach the pinned provider only (chosen now if none is yet)."""
