@@ -125,6 +125,7 @@ class DirectoryLease:
         self.seconds = seconds
         self.held: str | None = None  # the value written, while held
         self.renewed = 0.0
+        self.absent = False  # no ou=schulit when taken: to be taken once the run has created it
 
     def _mine(self) -> str:
         until = datetime.now(UTC) + timedelta(seconds=self.seconds)
@@ -158,7 +159,8 @@ class DirectoryLease:
         """Take the lease if it is free, expired, ours, or held by a dead run on this host.
 
         Returns None when taken, else the holder that keeps us out. A directory without ``ou=schulit``
-        yet (before the first sync or ``directory init``) has no lease to take: taken trivially.
+        yet (before the first sync or ``directory init``) has no lease to take yet: ``renew_if_due``
+        takes it once the run has created the containers.
         """
         current = self._current()
         mine = self._mine()
@@ -170,6 +172,7 @@ class DirectoryLease:
                 self._held(mine)
                 return None
             if result.get("result") == 32:  # no ou=schulit yet: a directory schulit has not written to
+                self.absent = True
                 return None
             if result.get("result") == 68:  # someone added it just now
                 return self.try_take()
@@ -194,7 +197,17 @@ class DirectoryLease:
         self.renewed = time.monotonic()
 
     def renew_if_due(self) -> None:
-        """Extend the lease once a third of its time has passed (called between writes)."""
+        """Extend the lease once a third of its time has passed (called between writes); take it now if
+        ``ou=schulit`` did not exist when the run began (a first sync creates it first)."""
+        if self.absent:
+            self.absent = False
+            holder = self.try_take()
+            if holder is not None:
+                raise SchulitError(
+                    f"another schulit run (host {holder.host}, pid {holder.pid}) took the run lease "
+                    f"{self.dn} while this run was creating the directory's containers; stopped"
+                )
+            return
         if self.held is None or time.monotonic() - self.renewed < self.seconds / 3:
             return
         mine = self._mine()

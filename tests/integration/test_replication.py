@@ -52,6 +52,19 @@ def exists(county: County, dn: str) -> bool:
         return bool(conn.search(dn, "(objectClass=*)", ldap3.BASE, attributes=["1.1"]))
 
 
+def lease_holder(county: County) -> Holder | None:
+    with county.connection() as conn:
+        conn.search(
+            f"{LEASE_RDN},ou=schulit,{county.slapd.base_dn}",
+            "(objectClass=*)",
+            ldap3.BASE,
+            attributes=["description"],
+        )
+        if not conn.entries:
+            return None
+        return Holder.parse(str(conn.entries[0].description.value))
+
+
 def wait_in_sync(county: County, pair: Providers, timeout: float = 60) -> list[str]:
     """Wait until both providers hold the same entries; return that dump."""
     deadline = time.monotonic() + timeout
@@ -102,6 +115,8 @@ def test_provider_killed_at_30_percent_finishes_on_the_other_and_converges(
     a, b = providers.servers
     run = start(county.root, "first", "accounts", "sync", "--yes")
     wait_for_accounts(on(county, a), PUPILS * 3 // 10, run)
+    lease = lease_holder(on(county, b))  # taken on A, replicated to B: every admin machine sees it
+    assert lease is not None and lease.pid == run.process.pid, lease
     a.stop(kill=True)  # a crash: in-flight writes may be committed on A and never replicated
     code = run.wait(120)
     stderr = run.err()

@@ -31,7 +31,7 @@ def slapd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Slapd]:
 
 @pytest.fixture
 def providers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Providers]:
-    """Two empty slapd replicating to each other (OpenLDAP multi-provider), for one test; killed afterwards."""
+    """Two empty slapd replicating to each other (OpenLDAP multi-provider) for one test; killed after it."""
     _require_slapd()
     pair = Providers(tmp_path_factory.mktemp("providers"), base_dn=TEST_BASE_DN, durable=False).start()
     yield pair

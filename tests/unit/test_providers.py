@@ -34,7 +34,7 @@ def test_one_unsafe_provider_refuses_the_whole_list() -> None:
         bind_dn="cn=a,dc=x",
         allow_plaintext_loopback=True,
     )
-    with pytest.raises(DirectoryError, match="ldap2.example.*unencrypted"):
+    with pytest.raises(DirectoryError, match=r"ldap2\.example.*unencrypted"):
         check_transport(settings)
 
 
