@@ -34,18 +34,27 @@ from ldap3.utils.conv import escape_filter_chars
 from pyasn1.codec.ber import encoder as ber_encoder
 
 from schulit.errors import DirectoryError, SchulitError
+from schulit.inventory import DirectorySettings
 
 LOCK_DIR = Path("/run/lock")
 
 
-def default_lock_path(directory_url: str, base_dn: str) -> Path:
-    """One lock per directory and base DN; ``SCHULIT_LOCK_FILE`` overrides."""
+def default_lock_path(settings: DirectorySettings) -> Path:
+    """One lock per directory and base DN, however they are spelled (``DirectorySettings.identity``), and
+    whether they came from the inventory or the environment; ``SCHULIT_LOCK_FILE`` overrides."""
     override = os.environ.get("SCHULIT_LOCK_FILE")
     if override:
         return Path(override)
-    digest = hashlib.sha256(f"{directory_url}\0{base_dn.lower()}".encode()).hexdigest()[:16]
+    digest = hashlib.sha256(settings.identity.encode()).hexdigest()[:16]
     folder = LOCK_DIR if os.access(LOCK_DIR, os.W_OK) else Path.home() / ".cache" / "schulit"
     return folder / f"schulit-{digest}.lock"
+
+
+def directory_lock(
+    settings: DirectorySettings, timeout: float = 60.0
+) -> contextlib.AbstractContextManager[None]:
+    """The run lock of the directory these settings address."""
+    return run_lock(default_lock_path(settings), timeout)
 
 
 @contextmanager

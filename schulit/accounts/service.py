@@ -3,25 +3,34 @@
 from __future__ import annotations
 
 import gc
+import json
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import ldap3
 
+from schulit.accounts import ops
 from schulit.accounts.actual import read_directory
 from schulit.accounts.apply import ApplyResult, apply_plan
 from schulit.accounts.desired import build_desired
 from schulit.accounts.diff import plan_changes
-from schulit.accounts.lock import DirectoryLease, default_lock_path, directory_lease, new_token, run_lock
-from schulit.accounts.model import Plan
+from schulit.accounts.lock import (
+    DirectoryLease,
+    default_lock_path,
+    directory_lease,
+    directory_lock,
+    new_token,
+    run_lock,
+)
+from schulit.accounts.model import ActualAccount, DirectoryState, Plan
 from schulit.audit import AuditLog
-from schulit.directory.connection import connect, disconnect
+from schulit.directory.connection import connect, connected, disconnect
 from schulit.directory.failover import StickyProvider, with_failover
-from schulit.directory.layout import Layout
 from schulit.errors import EXIT_ERROR, EXIT_OK, EXIT_SAFETY_LIMIT, SchulitError
 from schulit.inventory import DirectorySettings, Inventory
 from schulit.progress import ProgressBar
@@ -88,11 +97,11 @@ def compute_plan(
     options: SyncOptions,
     *,
     show_progress: bool = False,
-    settings: DirectorySettings | None = None,
+    parallel_read: bool = True,
 ) -> Plan:
     """Read rosters and directory and return the plan (no writes)."""
     with _collector_paused():
-        return _compute_plan(inventory, connection, options, show_progress, settings)
+        return _compute_plan(inventory, connection, options, show_progress, parallel_read)
 
 
 @contextmanager
@@ -117,7 +126,7 @@ def _compute_plan(
     connection: ldap3.Connection,
     options: SyncOptions,
     show_progress: bool,
-    settings: DirectorySettings | None,
+    parallel_read: bool,
 ) -> Plan:
     today = options.today or date.today()
     schools = selected_schools(inventory, options.schools)
@@ -129,14 +138,21 @@ def _compute_plan(
             options.skip_bad_rows,
             progress=bar.update if show_progress else None,
         )
-    parallel = (
-        settings is not None and (os.cpu_count() or 1) > 1 and len(desired.persons) >= PARALLEL_SCAN_FROM
-    )
-    actual = read_directory(
-        connection, Layout(inventory.directory.base_dn), today, parallel_with=settings if parallel else None
-    )
-    return plan_changes(
+    parallel = parallel_read and len(desired.persons) >= PARALLEL_SCAN_FROM
+    actual = _read_actual(inventory, connection, today, parallel)
+    plan = plan_changes(
         inventory, desired, actual, today, force=options.force, confirmed_renames=options.confirmed_renames
+    )
+    plan.directory_fingerprint = actual.fingerprint()
+    return plan
+
+
+def _read_actual(
+    inventory: Inventory, connection: ldap3.Connection, today: date, parallel: bool
+) -> DirectoryState:
+    parallel = parallel and (os.cpu_count() or 1) > 1
+    return read_directory(
+        connection, inventory.layout, today, parallel_with=inventory.directory if parallel else None
     )
 
 
@@ -165,39 +181,41 @@ class SyncOutcome:
 
 def run_sync(
     inventory: Inventory,
-    settings: DirectorySettings,
     options: SyncOptions,
     *,
     command: str,
     confirm: Callable[[Plan], bool] | None = None,
     dry_run: bool = False,
     show_progress: bool = False,
+    saved_plan: Plan | None = None,
     on_failover: Callable[[str, str, str], None] | None = None,
 ) -> SyncOutcome:
-    """Plan, optionally ask, apply. Holds the run lock (and, when writing, the directory lease on the write
-    provider) from the first read to the last write.
+    """Plan (or take ``saved_plan``), optionally ask, apply. Holds the run lock (and, when writing, the
+    directory lease on the write provider) from the first read to the last write.
+
+    A saved plan is applied only if the directory is still exactly as it was when the plan was made (its
+    fingerprint); otherwise nothing is written and the error says so.
 
     Every connection of the run goes to one provider (``schulit.directory.failover``); if it is gone
-    midway, the run starts over on the next provider from a fresh read there (nothing is replayed blindly).
+    midway, the run starts over on the next provider from a fresh read there (nothing is replayed blindly;
+    a saved plan is then checked against the new provider's directory, and refused if it differs).
     """
-    provider = StickyProvider(settings)
+    provider = StickyProvider(inventory.directory)
     token = new_token()
     with ExitStack() as stack:
         if not dry_run:
-            stack.enter_context(
-                run_lock(default_lock_path(settings.url, settings.base_dn), options.lock_timeout)
-            )
+            stack.enter_context(run_lock(default_lock_path(inventory.directory), options.lock_timeout))
 
-        def attempt(pinned_settings: DirectorySettings) -> SyncOutcome:
+        def attempt(settings: DirectorySettings) -> SyncOutcome:
             return _sync_on(
-                inventory,
-                pinned_settings,
+                replace(inventory, directory=settings),
                 options,
                 token,
                 confirm,
                 command=command,
                 dry_run=dry_run,
                 show_progress=show_progress,
+                saved_plan=saved_plan,
             )
 
         return with_failover(provider, attempt, on_failover or (lambda _old, _new, _why: None))
@@ -205,7 +223,6 @@ def run_sync(
 
 def _sync_on(
     inventory: Inventory,
-    settings: DirectorySettings,
     options: SyncOptions,
     token: str,
     confirm: Callable[[Plan], bool] | None,
@@ -213,21 +230,33 @@ def _sync_on(
     command: str,
     dry_run: bool,
     show_progress: bool,
+    saved_plan: Plan | None,
 ) -> SyncOutcome:
-    """One attempt of a sync against one provider."""
+    """One attempt of a sync against the one provider ``inventory.directory`` addresses."""
+    settings = inventory.directory
     with ExitStack() as stack:
         lease: DirectoryLease | None = None
         if not dry_run:
             holder = connect(settings)  # the lease's own connection: renewals between pipelined writes
             stack.callback(disconnect, holder)
             lease = stack.enter_context(
-                directory_lease(holder, Layout(settings.base_dn).system_dn, token, options.lock_timeout)
+                directory_lease(holder, inventory.layout.system_dn, token, options.lock_timeout)
             )
         # The bulk read goes through a plain SYNC connection: SAFE_SYNC deep-copies every response (a third
         # of the no-change time for 100,000 accounts); the scan is single-threaded anyway.
         scanner = connect(settings, strategy=ldap3.SYNC, bulk_read=True)
         try:
-            plan = compute_plan(inventory, scanner, options, show_progress=show_progress, settings=settings)
+            if saved_plan is None:
+                plan = compute_plan(inventory, scanner, options, show_progress=show_progress)
+            else:
+                plan = saved_plan
+                with _collector_paused():
+                    now = _read_actual(inventory, scanner, plan.today, parallel=True).fingerprint()
+                if now != plan.directory_fingerprint:
+                    raise SchulitError(
+                        "the saved plan is stale: the directory has changed since it was made; "
+                        "nothing was written; make a new plan"
+                    )
         finally:
             disconnect(scanner)
         if dry_run or not plan.pending or (confirm is not None and not confirm(plan)):
@@ -247,3 +276,111 @@ def _sync_on(
 
             result = apply_plan(plan, inventory, reader, writer, audit, progress=tick)
         return SyncOutcome(plan, result)
+
+
+def load_saved_plan(path: Path) -> Plan:
+    """A plan written by ``accounts plan --json``; a clear error for anything else."""
+    try:
+        return Plan.from_json(json.loads(path.read_text(encoding="utf-8")))
+    except OSError as exc:
+        raise SchulitError(f"--plan {path}: cannot read: {exc.strerror or exc}") from None
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise SchulitError(
+            f"--plan {path}: not a plan written by 'schulit accounts plan --json' ({exc})"
+        ) from None
+
+
+# --- day-to-day use cases: each opens its connection, takes the run lock where it writes, and audits
+
+
+@contextmanager
+def _writing(inventory: Inventory, command: str) -> Iterator[tuple[ldap3.Connection, AuditLog]]:
+    """Run lock, a bound connection and the audit log, for one writing use case."""
+    with (
+        directory_lock(inventory.directory),
+        connected(inventory.directory) as connection,
+        AuditLog(inventory.audit_log, command) as audit,
+    ):
+        yield connection, audit
+
+
+def list_accounts(
+    inventory: Inventory,
+    *,
+    school: str | None = None,
+    class_name: str | None = None,
+    state: str | None = None,
+) -> list[ActualAccount]:
+    """Managed accounts matching the filters (read only, no lock)."""
+    with connected(inventory.directory) as connection:
+        return ops.list_accounts(
+            connection, inventory.layout, school=school, class_name=class_name, state=state
+        )
+
+
+def show_account(inventory: Inventory, login: str) -> dict[str, Any]:
+    """One account as a JSON-ready document, with its groups."""
+    with connected(inventory.directory) as connection:
+        account = ops.find_account(connection, inventory.layout, login)
+        return ops.account_json(account, inventory, ops.account_groups(connection, inventory.layout, login))
+
+
+def lock_account(inventory: Inventory, login: str, today: date) -> bool:
+    """Lock by hand; False if it was locked already."""
+    with _writing(inventory, "accounts lock") as (connection, audit):
+        return ops.lock(connection, ops.find_account(connection, inventory.layout, login), audit, today)
+
+
+def unlock_account(inventory: Inventory, login: str) -> bool:
+    """Remove a hand lock; False if it was not locked."""
+    with _writing(inventory, "accounts unlock") as (connection, audit):
+        return ops.unlock(connection, ops.find_account(connection, inventory.layout, login), audit)
+
+
+def reset_passwords(
+    inventory: Inventory,
+    logins: Sequence[str],
+    *,
+    school: str | None = None,
+    class_name: str | None = None,
+) -> tuple[list[ActualAccount], list[Path]]:
+    """New initial passwords for the named logins (and every pupil of ``school``'s ``class_name``)."""
+    with _writing(inventory, "accounts reset-password") as (connection, audit):
+        accounts = [ops.find_account(connection, inventory.layout, login) for login in logins]
+        if school and class_name:
+            accounts += ops.list_accounts(connection, inventory.layout, school=school, class_name=class_name)
+        return accounts, ops.reset_passwords(connection, inventory, accounts, audit)
+
+
+@dataclass
+class PurgeOutcome:
+    """What a purge found due and what it deleted."""
+
+    plan: ops.PurgePlan
+    deleted: list[str] = field(default_factory=list)
+
+    @property
+    def due(self) -> list[str]:
+        return [a.dn for a in self.plan.accounts] + self.plan.expired_reservations
+
+
+def purge(
+    inventory: Inventory,
+    today: date,
+    *,
+    dry_run: bool = False,
+    force: bool = False,
+    confirm: Callable[[ops.PurgePlan], bool] | None = None,
+    command: str = "accounts purge",
+) -> PurgeOutcome:
+    """Delete accounts past the grace period (logins reserved) within the safety limit unless ``force``."""
+    with _writing(inventory, command) as (connection, audit):
+        outcome = PurgeOutcome(ops.plan_purge(connection, inventory, inventory.layout, today))
+        if dry_run or not outcome.due:
+            return outcome
+        if not force:
+            ops.check_purge_limit(outcome.plan, inventory, connection, inventory.layout)
+        if confirm is not None and not confirm(outcome.plan):
+            return outcome
+        outcome.deleted = ops.apply_purge(connection, inventory, inventory.layout, outcome.plan, audit)
+        return outcome

@@ -7,8 +7,8 @@ import sys
 import click
 
 from schulit.context import AppContext
+from schulit.directory.connection import connected
 from schulit.directory.init import apply_init, plan_init
-from schulit.directory.layout import Layout
 from schulit.errors import EXIT_CHANGES_PENDING, EXIT_ERROR
 
 
@@ -23,9 +23,9 @@ def directory_group() -> None:
 def init(app: AppContext, dry_run: bool) -> None:
     """Create the base entry and the county/school OUs that are missing (idempotent)."""
     inventory = app.inventory()
-    settings = app.directory_settings()
-    layout = Layout(settings.base_dn)
-    with app.directory() as connection:
+    settings = inventory.directory
+    layout = inventory.layout
+    with connected(settings) as connection:
         plan = plan_init(connection, layout, [school.id for school in inventory.schools])
         if plan.changes == 0:
             app.info(f"directory init: nothing to do ({settings.base_dn} is complete)")
@@ -60,7 +60,7 @@ def check_replicas_command(app: AppContext, repair: bool, settle: float) -> None
     from schulit.directory.replicas import check_replicas
     from schulit.directory.replicas import repair as repair_differences
 
-    settings = app.directory_settings()
+    settings = app.inventory().directory
     report = check_replicas(settings, settle=settle, progress=lambda unit: app.detail(f"compared {unit}"))
     for difference in report.differences:
         app.info(difference.describe())

@@ -41,6 +41,7 @@ from schulit.configs.transport import (
     check_private_key,
     load_private_key,
 )
+from schulit.directory.connection import connected
 from schulit.errors import EXIT_HOSTS_FAILED, EXIT_OK, SchulitError
 from schulit.inventory import Inventory, Server
 
@@ -352,7 +353,8 @@ def push_configs(
     """Render and push to every selected server, ``forks`` hosts at a time."""
     servers = select_servers(inventory, limits)
     key = load_private_key(check_private_key(inventory.ssh.key_file))
-    rendered = render_hosts(inventory, servers)
+    with connected(inventory.directory) as connection:
+        rendered = render_hosts(inventory, servers, connection)
     results: list[HostResult] = []
     jobs = []
     for item in rendered:

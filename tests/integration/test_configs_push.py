@@ -15,18 +15,20 @@ import pytest
 from click.testing import CliRunner, Result
 
 from schulit.cli import cli
-from schulit.devservers.slapd import free_port
+from schulit.devservers.slapd import Slapd, free_port
 from schulit.devservers.sshd import Sshd
 
 REPO_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
 
 class Fleet:
-    """A test inventory whose schools' servers are the session's sshd hosts, each with its own root folder."""
+    """A test inventory whose schools' servers are the session's sshd hosts, each with its own root folder,
+    and whose directory is a real slapd: configs render from what ``accounts sync`` wrote there."""
 
-    def __init__(self, root: Path, hosts: list[Sshd], key: Path, known_hosts: Path):
+    def __init__(self, root: Path, hosts: list[Sshd], key: Path, known_hosts: Path, slapd: Slapd):
         self.root = root
         self.hosts = hosts
+        self.synced = False
         self.templates = root / "templates"
         shutil.copytree(REPO_TEMPLATES, self.templates)
         (root / "schools").mkdir(parents=True)
@@ -37,9 +39,14 @@ name = "Testkreis"
 short_name = "lk-test"
 
 [directory]
-url = "ldap://127.0.0.1:1"
-base_dn = "dc=lk-test,dc=example"
-bind_dn = "cn=admin,dc=lk-test,dc=example"
+url = "{slapd.url}"
+base_dn = "{slapd.base_dn}"
+bind_dn = "{slapd.bind_dn}"
+password_file = "{slapd.password_file}"
+allow_plaintext_loopback = true
+
+[passwords]
+delivery_dir = "{root / "passwords"}"
 
 [ssh]
 key_file = "{key}"
@@ -61,6 +68,7 @@ dir = "{self.templates}"
         host_key: str = "",
     ) -> Path:
         """School gs-tN with one fileserver+dhcp server on host N (or the given address/port)."""
+        self.synced = False
         host = self.hosts[number] if number < len(self.hosts) else None
         host_root = self.root / "hosts" / f"fs{number}"
         host_root.mkdir(parents=True, exist_ok=True)
@@ -107,10 +115,20 @@ ip = "10.{number}.0.20"
 """)
         return host_root
 
+    def run(self, *args: str) -> Result:
+        return CliRunner().invoke(cli, ["--inventory", str(self.root), *args], catch_exceptions=False)
+
+    def sync(self) -> None:
+        """Bring the schools' rosters into the directory (once per new school): what configs render from."""
+        if not self.synced:
+            synced = self.run("accounts", "sync", "--yes")
+            assert synced.exit_code == 0, synced.output
+            self.synced = True
+
     def push(self, *args: str) -> Result:
-        return CliRunner().invoke(
-            cli, ["--inventory", str(self.root), "configs", "push", *args], catch_exceptions=False
-        )
+        """``configs push`` of the synced schools."""
+        self.sync()
+        return self.run("configs", "push", *args)
 
 
 def handlers(host_root: Path) -> list[str]:
@@ -123,8 +141,10 @@ def files_below(path: Path) -> dict[str, bytes]:
 
 
 @pytest.fixture
-def fleet(tmp_path: Path, sshd_hosts: list[Sshd], ssh_client_key: Path, known_hosts_file: Path) -> Fleet:
-    return Fleet(tmp_path / "inventory", sshd_hosts, ssh_client_key, known_hosts_file)
+def fleet(
+    tmp_path: Path, sshd_hosts: list[Sshd], ssh_client_key: Path, known_hosts_file: Path, slapd: Slapd
+) -> Fleet:
+    return Fleet(tmp_path / "inventory", sshd_hosts, ssh_client_key, known_hosts_file, slapd)
 
 
 def test_first_push_writes_then_second_changes_nothing(fleet: Fleet) -> None:
@@ -179,6 +199,9 @@ def test_check_and_diff_show_changes_without_making_them(fleet: Fleet) -> None:
     assert fleet.push().exit_code == 0
     (fleet.root / "rosters" / "gs-t0.csv").write_text("ID;Nachname;Vorname;Klasse\n1;Müller;Lea;3c\n")
     before = files_below(root)
+    unsynced = fleet.push("--check", "--diff")  # configs follow the directory, not the roster file
+    assert unsynced.exit_code == 0 and "klasse-3c" not in unsynced.output, unsynced.output
+    assert fleet.run("accounts", "sync", "--yes", "--force").exit_code == 0
     result = fleet.push("--check", "--diff")
     assert result.exit_code == 0, result.output
     assert "+[klasse-3c]" in result.output and "-[klasse-1a]" in result.output
