@@ -31,7 +31,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.bench_load import churn
 from bench.common import ldapsearch_all, write_county
-from schulit.accounts.apply import person_attributes
 from schulit.devservers.slapd import Slapd, ssha
 
 GIB = 1024**3
@@ -50,32 +49,25 @@ class Row:
 
 
 def ldif_blocks(plan, inventory, password_hash: str) -> Iterator[str]:
-    """LDIF of every entry an initial plan would create (one block per entry, parents first)."""
-    from schulit.accounts.model import GROUP_MARKER
+    """LDIF of every entry an initial plan would create (one block per entry, parents first), built by
+    the same schema functions the writer uses."""
+    from schulit.accounts import schema
     from schulit.directory.init import base_entry
-    from schulit.directory.layout import MANAGED_DESCRIPTION
 
     for change in plan.pending:
         if change.action == "container-create":
             if change.dn.lower() == inventory.directory.base_dn.lower():
                 classes, attributes = base_entry(change.dn, inventory.county_name)
             else:
-                ou = change.dn.split(",")[0][3:]
-                classes, attributes = (
-                    ["top", "organizationalUnit"],
-                    {"ou": ou, "description": MANAGED_DESCRIPTION},
-                )
+                classes, attributes = schema.container_entry(change.dn)
         elif change.action == "group-create":
-            classes = ["top", "posixGroup"]
-            attributes = {
-                "cn": change.dn.split(",")[0][3:],
-                "gidNumber": str(change.details["gid_number"]),
-                "description": GROUP_MARKER,
-                "memberUid": change.details["members"],
-            }
+            classes = schema.GROUP_CLASSES
+            attributes = schema.group_attributes(
+                change.dn, change.details["gid_number"], change.details["members"]
+            )
         elif change.action == "create":
-            classes = ["top", "inetOrgPerson", "posixAccount", "shadowAccount"]
-            attributes = person_attributes(change, password_hash)
+            classes = schema.ACCOUNT_CLASSES
+            attributes = schema.person_attributes(change, password_hash)
         else:
             continue
         lines = [f"dn: {change.dn}"] + [f"objectClass: {c}" for c in classes]
