@@ -21,6 +21,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -223,11 +224,15 @@ class Inventory:
     audit_log: Path | None = None
     vars: Mapping[str, Any] = field(default_factory=dict)
 
+    @cached_property
+    def _schools_by_id(self) -> dict[str, School]:
+        return {school.id: school for school in self.schools}
+
     def school(self, school_id: str) -> School:
-        """Return the school with this id or raise InventoryError."""
-        for school in self.schools:
-            if school.id == school_id:
-                return school
+        """Return the school with this id or raise InventoryError (a dict look-up: called per person)."""
+        found = self._schools_by_id.get(school_id)
+        if found is not None:
+            return found
         known = ", ".join(s.id for s in self.schools)
         raise InventoryError([f"{self.root}: no school with id {school_id!r} (known: {known})"])
 

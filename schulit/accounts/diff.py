@@ -98,6 +98,7 @@ class _Planner:
         self.final: dict[str, FinalAccount] = {}
         self.deactivations: dict[str, int] = {}
         self.group_gid: dict[str, int] = {}  # lower-case group DN -> gid (existing or allocated)
+        self.role_gids: dict[tuple[str, str], int] = {}
 
     # --- containers and groups -------------------------------------------------------------------------
     def containers(self) -> list[Change]:
@@ -110,8 +111,11 @@ class _Planner:
         return changes
 
     def role_group_gid(self, school_id: str, role: str) -> int:
-        dn = self.layout.group_dn(school_id, f"{school_id}-{ROLE_CONTAINERS[role]}")
-        return self._gid_for(dn)
+        found = self.role_gids.get((school_id, role))  # asked once per account: DN escaping is not free
+        if found is None:
+            dn = self.layout.group_dn(school_id, f"{school_id}-{ROLE_CONTAINERS[role]}")
+            found = self.role_gids[(school_id, role)] = self._gid_for(dn)
+        return found
 
     def _gid_for(self, dn: str) -> int:
         key = dn.lower()
@@ -126,21 +130,27 @@ class _Planner:
         remapped: dict[str, ActualAccount] = {}
         on_hold: set[str] = set()
         nbd_schools = {s.id for s in self.inventory.schools if s.identity == "name+birthdate"} & self.selected
+        vanished_in: dict[str, list[tuple[str, str, str, date | None]]] = {s: [] for s in nbd_schools}
+        appeared_in: dict[str, list[DesiredPerson]] = {s: [] for s in nbd_schools}
+        if nbd_schools:  # one pass over all accounts and persons, not one per school: linear in the Land
+            for a in self.actual.accounts.values():
+                if (
+                    a.home_school in vanished_in
+                    and a.key not in self.desired.persons
+                    and a.deactivated_on is None
+                ):
+                    vanished_in[a.home_school].append(
+                        (a.key, a.first_name, a.last_name, _birth_date_of_key(a.key))
+                    )
+            for p in self.desired.persons.values():
+                if (
+                    p.schools[0] in appeared_in
+                    and p.key not in self.actual.accounts
+                    and p.key not in self.frozen
+                ):
+                    appeared_in[p.schools[0]].append(p)
         for school_id in sorted(nbd_schools):
-            vanished = [
-                (a.key, a.first_name, a.last_name, _birth_date_of_key(a.key))
-                for a in self.actual.accounts.values()
-                if a.home_school == school_id
-                and a.key not in self.desired.persons
-                and a.deactivated_on is None
-            ]
-            appeared = [
-                p
-                for p in self.desired.persons.values()
-                if p.schools[0] == school_id
-                and p.key not in self.actual.accounts
-                and p.key not in self.frozen
-            ]
+            vanished, appeared = vanished_in[school_id], appeared_in[school_id]
             for old_key, person in probable_renames(vanished, appeared):
                 account = self.actual.accounts[old_key]
                 if account.login in self.confirmed_renames:
@@ -273,10 +283,16 @@ class _Planner:
     def desired_groups(self) -> dict[str, tuple[str, str | None, set[str]]]:
         """lower DN -> (dn, school or None, members) for the selected schools and the county groups."""
         groups: dict[str, tuple[str, str | None, set[str]]] = {}
+        by_name: dict[tuple[str | None, str], set[str]] = {}  # a few per account: no DN escaping each time
 
         def add(school_id: str | None, name: str) -> set[str]:
-            dn = self.layout.group_dn(school_id, name)
-            return groups.setdefault(dn.lower(), (dn, school_id, set()))[2]
+            members = by_name.get((school_id, name))
+            if members is None:
+                dn = self.layout.group_dn(school_id, name)
+                members = by_name[(school_id, name)] = groups.setdefault(dn.lower(), (dn, school_id, set()))[
+                    2
+                ]
+            return members
 
         for name in COUNTY_GROUPS.values():
             add(None, name)
