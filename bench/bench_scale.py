@@ -16,22 +16,19 @@ than at 100,000. The growth table at the end prints both ratios.
 from __future__ import annotations
 
 import argparse
-import base64
-import multiprocessing
 import os
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.bench_load import churn
-from bench.common import ldapsearch_all, write_county
-from schulit.devservers.slapd import Slapd, ssha
+from bench.common import ldapsearch_all, seed_with_slapadd, write_county
+from schulit.devservers.slapd import Slapd
 
 GIB = 1024**3
 
@@ -48,59 +45,6 @@ class Row:
     churn_rss: int = 0
 
 
-def ldif_blocks(plan, inventory, password_hash: str) -> Iterator[str]:
-    """LDIF of every entry an initial plan would create (one block per entry, parents first), built by
-    the same schema functions the writer uses."""
-    from schulit.accounts import schema
-    from schulit.directory.init import base_entry
-
-    for change in plan.pending:
-        if change.action == "container-create":
-            if change.dn.lower() == inventory.directory.base_dn.lower():
-                classes, attributes = base_entry(change.dn, inventory.county_name)
-            else:
-                classes, attributes = schema.container_entry(change.dn)
-        elif change.action == "group-create":
-            classes = schema.GROUP_CLASSES
-            attributes = schema.group_attributes(
-                change.dn, change.details["gid_number"], change.details["members"]
-            )
-        elif change.action == "create":
-            classes = schema.ACCOUNT_CLASSES
-            attributes = schema.person_attributes(change, password_hash)
-        else:
-            continue
-        lines = [f"dn: {change.dn}"] + [f"objectClass: {c}" for c in classes]
-        for name, value in attributes.items():
-            for item in value if isinstance(value, list) else [value]:
-                text = str(item)
-                if text.isascii() and not text.startswith((" ", ":", "<")):
-                    lines.append(f"{name}: {text}")
-                else:
-                    lines.append(f"{name}:: {base64.b64encode(text.encode()).decode()}")
-        yield "\n".join(lines) + "\n\n"
-
-
-def _write_seed(inventory_root: Path, ldif: Path) -> None:
-    """Child process: the initial plan against the empty directory → LDIF file."""
-    import ldap3
-
-    from schulit.accounts.service import SyncOptions, compute_plan
-    from schulit.directory.connection import connect, disconnect
-    from schulit.inventory import load_inventory
-
-    inventory = load_inventory(inventory_root)
-    connection = connect(inventory.directory, strategy=ldap3.SYNC, bulk_read=True)
-    try:
-        plan = compute_plan(inventory, connection, SyncOptions())
-    finally:
-        disconnect(connection)
-    password_hash = ssha("bench")
-    with ldif.open("w", encoding="utf-8") as handle:
-        for block in ldif_blocks(plan, inventory, password_hash):
-            handle.write(block)
-
-
 def measure(size: int, per_school: int, root: Path) -> Row:
     row = Row(size)
     slapd = Slapd(root / "slapd", base_dn="dc=bench,dc=example", durable=False).start()
@@ -111,16 +55,7 @@ def measure(size: int, per_school: int, root: Path) -> Row:
         config = inventory / "county.toml"
         config.write_text(config.read_text().replace("uid_last = 999999", "uid_last = 9999999"))
         started = time.perf_counter()
-        ldif = root / "seed.ldif"
-        child = multiprocessing.get_context("fork").Process(target=_write_seed, args=(inventory, ldif))
-        child.start()
-        child.join()
-        if child.exitcode != 0:
-            raise SystemExit("seeding failed")
-        slapd.stop()
-        slapd.slapadd(ldif)
-        ldif.unlink()
-        slapd.start(timeout=120)
+        seed_with_slapadd(slapd, inventory, root / "seed.ldif")
         row.seed_s = time.perf_counter() - started
         print(f"{size:>9,} accounts: seeded in {row.seed_s:.1f} s", flush=True)
 

@@ -30,6 +30,7 @@ import ldap3
 
 from schulit.accounts.model import ACCOUNT_ATTRIBUTES, KEY_PREFIX, ActualAccount
 from schulit.accounts.schema import parse_account
+from schulit.directory.fastsearch import paged_search
 from schulit.directory.layout import Layout
 from schulit.directory.read import first, paged, values
 from schulit.errors import DirectoryError
@@ -65,10 +66,31 @@ def to_record(dn: str, attributes: dict[str, Any], layout: Layout) -> Record:
 
 
 def read_units(connection: ldap3.Connection, layout: Layout, units: list[Unit]) -> Iterator[Record]:
-    """The records of every account entry in ``units``, one unit after the other."""
+    """The records of every account entry in ``units``, one unit after the other.
+
+    On the bulk (SYNC) connection each unit is one search *without* the paged-results control: slapd's
+    back-mdb answers a paged search below a sub-base by walking the filter's candidates in the whole
+    database, so 100 school subtrees of 1,000 accounts took 10.7 s paged and 2.7 s unpaged (one paged
+    search of the whole base: 3.6 s). A server size limit below a school's size is then an error that
+    says so (a paged whole-base read needs the same limit raised: ``size.prtotal`` defaults to it).
+    """
     for base, scope in units:
-        for dn, attributes in paged(connection, base, ACCOUNT_FILTER, ACCOUNT_ATTRIBUTES, scope):
-            yield to_record(dn, attributes, layout)
+        if connection.strategy_type != ldap3.SYNC:
+            found: Iterator[tuple[str, dict[str, Any]]] = paged(
+                connection, base, ACCOUNT_FILTER, ACCOUNT_ATTRIBUTES, scope
+            )
+        else:
+            found = paged_search(connection, base, ACCOUNT_FILTER, ACCOUNT_ATTRIBUTES, scope, page_size=0)
+        try:
+            for dn, attributes in found:
+                yield to_record(dn, attributes, layout)
+        except DirectoryError as exc:
+            if "sizeLimitExceeded" not in str(exc):
+                raise
+            raise DirectoryError(
+                f"{exc}: the directory's size limit for the bind DN is smaller than one school; raise it "
+                '(OpenLDAP: limits dn.exact="<bind DN>" size=unlimited)'
+            ) from None
 
 
 def scan_in_parallel(
