@@ -89,7 +89,7 @@ class DirectorySettings:
             else:
                 where = f"{(parsed.hostname or '').lower()}:{parsed.port or DEFAULT_PORTS.get(scheme, 0)}"
             places.append(f"{scheme}://{where}")
-        return f"{','.join(places)}\0{normalise_dn(self.base_dn)}"
+        return f"{','.join(sorted(places))}\0{normalise_dn(self.base_dn)}"  # the same providers, any order
 
 
 @dataclass(frozen=True)

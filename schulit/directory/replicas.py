@@ -128,9 +128,12 @@ def _children(connections: list[ldap3.Connection], dn: str) -> list[str]:
 def read_unit(connection: ldap3.Connection, unit: Unit) -> dict[str, tuple[str, Version]]:
     """{dn lowercased: (dn, version)} of one unit on one provider."""
     base, scope = unit
+    page_size = 0 if scope == ldap3.SUBTREE else 1000  # see schulit.accounts.scan.read_units: sub-base pages
     return {
         dn.lower(): (dn, fingerprint(attributes))
-        for dn, attributes in paged_search(connection, base, "(objectClass=*)", READ_ATTRIBUTES, scope)
+        for dn, attributes in paged_search(
+            connection, base, "(objectClass=*)", READ_ATTRIBUTES, scope, page_size=page_size
+        )
     }
 
 

@@ -104,3 +104,11 @@ def test_compare_names_missing_and_different_entries_and_the_winner() -> None:
         "uid=y": ("different", "ldap://a", ["ldap://b"]),
         "uid=w": ("missing", "ldap://b", ["ldap://a"]),
     }
+
+
+def test_the_run_lock_key_covers_every_provider_in_any_order() -> None:
+    def identity(url: str) -> str:
+        return DirectorySettings(url=url, base_dn="dc=x,dc=y", bind_dn="cn=a,dc=x,dc=y").identity
+
+    assert identity("ldap://A:389,ldap://b") == identity("ldap://b:389, ldap://a")
+    assert identity("ldap://a,ldap://b") != identity("ldap://a")
