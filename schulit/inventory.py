@@ -635,9 +635,9 @@ def _load_school(table: _Table, root: Path) -> School | None:
 
 
 def _load_roster(table: _Table, root: Path) -> RosterSource:
+    # A missing file is not an inventory error: that school's sync fails (the others go on) and rendering its
+    # configs, which reads the directory, still works; ``inventory check`` reports it.
     path = table.path("path", root, required=True)
-    if path is not None and not path.exists():
-        table.problem("path", f"roster file not found: {path}")
     roster_format = table.string("format", "csv", choices=ROSTER_FORMATS)
     role = table.string("role", "pupil" if roster_format == "csv" else "mixed", choices=ROSTER_ROLES)
     delimiter = table.string("delimiter", "auto")

@@ -98,15 +98,10 @@ def compute_plan(
     *,
     show_progress: bool = False,
     parallel_read: bool = True,
-    fingerprint: bool = True,
 ) -> Plan:
-    """Read rosters and directory and return the plan (no writes).
-
-    ``fingerprint``: record the directory's fingerprint in the plan, for a plan that may be saved and
-    applied later (``accounts plan --json``); a sync that applies its plan at once skips it (at a million
-    accounts it costs seconds)."""
+    """Read rosters and directory and return the plan (no writes)."""
     with _collector_paused():
-        return _compute_plan(inventory, connection, options, show_progress, parallel_read, fingerprint)
+        return _compute_plan(inventory, connection, options, show_progress, parallel_read)
 
 
 @contextmanager
@@ -132,7 +127,6 @@ def _compute_plan(
     options: SyncOptions,
     show_progress: bool,
     parallel_read: bool,
-    fingerprint: bool,
 ) -> Plan:
     today = options.today or date.today()
     schools = selected_schools(inventory, options.schools)
@@ -149,8 +143,7 @@ def _compute_plan(
     plan = plan_changes(
         inventory, desired, actual, today, force=options.force, confirmed_renames=options.confirmed_renames
     )
-    if fingerprint:
-        plan.directory_fingerprint = actual.fingerprint()
+    plan.computed_from = actual
     return plan
 
 
@@ -254,14 +247,12 @@ def _sync_on(
         scanner = connect(settings, strategy=ldap3.SYNC, bulk_read=True)
         try:
             if saved_plan is None:
-                plan = compute_plan(
-                    inventory, scanner, options, show_progress=show_progress, fingerprint=dry_run
-                )
+                plan = compute_plan(inventory, scanner, options, show_progress=show_progress)
             else:
                 plan = saved_plan
                 with _collector_paused():
                     now = _read_actual(inventory, scanner, plan.today, parallel=True).fingerprint()
-                if now != plan.directory_fingerprint:
+                if now != plan.fingerprint():
                     raise SchulitError(
                         "the saved plan is stale: the directory has changed since it was made; "
                         "nothing was written; make a new plan"

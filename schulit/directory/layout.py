@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from ldap3.utils.dn import escape_rdn, parse_dn
@@ -24,8 +25,10 @@ MANAGED_DESCRIPTION = "managed by schulit"
 
 
 def normalise_dn(dn: str) -> str:
-    """Lower-cased attr=value,... form of a DN, for comparing DNs."""
-    return ",".join(f"{attr.lower()}={value.lower()}" for attr, value, _ in parse_dn(dn, escape=True))
+    """Lower-cased attr=value,... form of a DN, for comparing DNs (blanks after separators tolerated, as
+    people write ``dc=a, dc=b``)."""
+    compact = re.sub(r"(?<!\\),\s+", ",", dn.strip())
+    return ",".join(f"{attr.lower()}={value.lower()}" for attr, value, _ in parse_dn(compact, escape=True))
 
 
 @dataclass(frozen=True)
