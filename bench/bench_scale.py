@@ -50,7 +50,12 @@ def measure(size: int, per_school: int, root: Path) -> Row:
     slapd = Slapd(root / "slapd", base_dn="dc=bench,dc=example", durable=False).start()
     try:
         inventory = write_county(
-            root / "inventory", slapd, size, max(1, size // per_school), hash_scheme="ssha"
+            root / "inventory",
+            slapd,
+            size,
+            max(1, size // per_school),
+            hash_scheme="ssha",
+            distinct_names=True,
         )
         config = inventory / "county.toml"
         config.write_text(config.read_text().replace("uid_last = 999999", "uid_last = 9999999"))

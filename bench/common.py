@@ -58,10 +58,30 @@ LAST = [
 ]
 
 
+def letters(number: int, width: int = 5) -> str:
+    """``number`` as ``width`` letters (base 26): a short name part that differs for every number."""
+    text = ""
+    for _ in range(width):
+        number, digit = divmod(number, 26)
+        text = "abcdefghijklmnopqrstuvwxyz"[digit] + text
+    return text.capitalize()
+
+
 def write_county(
-    root: Path, slapd: Slapd, pupils: int, schools: int, *, hash_scheme: str, transactions: bool = False
+    root: Path,
+    slapd: Slapd,
+    pupils: int,
+    schools: int,
+    *,
+    hash_scheme: str,
+    transactions: bool = False,
+    distinct_names: bool = False,
 ) -> Path:
-    """An inventory with ``schools`` schools sharing ``pupils`` pupils (UTF-8 CSV rosters)."""
+    """An inventory with ``schools`` schools sharing ``pupils`` pupils (UTF-8 CSV rosters).
+
+    ``distinct_names``: every pupil's last name differs (five letters), so logins never collide. Without
+    it the same 1,000 names repeat in every school, and from a few hundred schools on the login
+    allocation's namesake probing (``kind.name``, ``kind.name2``, ...) dominates an initial plan."""
     (root / "schools").mkdir(parents=True, exist_ok=True)
     (root / "rosters").mkdir(exist_ok=True)
     (root / "county.toml").write_text(
@@ -104,10 +124,12 @@ delivery_dir = "{root / "passwords"}"
         for i in range(per_school):
             number += 1
             klasse = f"{5 + i % 6}{'abcd'[(i // 6) % 4]}"
-            lines.append(
-                f"{number};{LAST[i % 20]}{'' if i < 20 else '-' + LAST[(i // 20) % 20]};"
-                f"{FIRST[(i * 7) % 20]};{klasse}"
+            last = (
+                letters(number)
+                if distinct_names
+                else f"{LAST[i % 20]}{'' if i < 20 else '-' + LAST[(i // 20) % 20]}"
             )
+            lines.append(f"{number};{last};{FIRST[(i * 7) % 20]};{klasse}")
         (root / "rosters" / f"{school}.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return root
 
