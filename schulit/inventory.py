@@ -28,8 +28,8 @@ from urllib.parse import urlparse
 
 from schulit.directory.layout import Layout, normalise_dn
 from schulit.errors import InventoryError
-from schulit.naming import NamingPolicy
-from schulit.records import RosterSource
+from schulit.naming import NamingPolicy, transliterate
+from schulit.records import ROSTER_FIELDS, RosterSource
 
 SCHOOL_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,30}[a-z0-9]$")
 HOST_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$")
@@ -45,7 +45,7 @@ SCHOOL_TYPES = (
     "Förderschule",
 )
 IDENTITIES = ("source-id", "name+birthdate")
-ROSTER_FORMATS = ("csv", "oneroster")
+ROSTER_FORMATS = ("csv", "oneroster", "sophomorix", "ucs-school")
 ROSTER_ROLES = ("pupil", "teacher", "mixed")
 HASH_SCHEMES = ("crypt-sha512", "ssha")
 ID_SCOPES = ("school", "county")
@@ -93,6 +93,20 @@ class DirectorySettings:
 
 
 @dataclass(frozen=True)
+class WebSettings:
+    """The teachers' web page (``schulit web``): its own directory identity, address, proxy and limits."""
+
+    bind_dn: str
+    password_file: Path | None = None
+    listen: str = "127.0.0.1:8080"
+    trusted_proxy: str | None = None  # the TLS reverse proxy's address: cookies Secure, its X-Forwarded-*
+    idle_minutes: int = 30
+    failures_per_login: int = 10  # failed logins per login name within throttle_minutes
+    failures_per_address: int = 100  # per client address (a school behind one NAT address shares it)
+    throttle_minutes: int = 15
+
+
+@dataclass(frozen=True)
 class NumberRange:
     """An inclusive range of uidNumber or gidNumber values schulit may allocate from."""
 
@@ -111,6 +125,7 @@ class IdentityPolicy:
 
     pupil_id_scope: str = "school"
     teacher_id_scope: str = "county"
+    name_key_file: Path | None = None  # secret for the keys of name+birthdate schools (rosters/namekey.py)
 
 
 @dataclass(frozen=True)
@@ -136,6 +151,22 @@ class PasswordPolicy:
     length: int = 10
     hash_scheme: str = "crypt-sha512"
     delivery_dir: Path = Path("/var/lib/schulit/passwords")
+
+
+@dataclass(frozen=True)
+class LetterSettings:
+    """The county's own words on the password letters (``[letters]``); empty means the built-in text.
+
+    ``pupil_text`` and ``teacher_text`` replace the instruction lines of the slips; ``{portal}`` and
+    ``{helpdesk}`` in them are replaced by ``portal`` and ``helpdesk``.
+    """
+
+    portal: str = ""
+    helpdesk: str = ""
+    logo: Path | None = None
+    sender: str = ""
+    pupil_text: tuple[str, ...] = ()
+    teacher_text: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -201,6 +232,9 @@ class School:
     network: Network | None
     vars: Mapping[str, Any]
     file: Path
+    # fallback for exports without a class column: teacher's source id -> classes they teach (normalised)
+    teacher_classes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    require_class: bool = False  # reject pupils without a class instead of syncing them class-less
 
 
 @dataclass(frozen=True)
@@ -223,6 +257,8 @@ class Inventory:
     schools: tuple[School, ...]
     audit_log: Path | None = None
     vars: Mapping[str, Any] = field(default_factory=dict)
+    letters: LetterSettings = field(default_factory=LetterSettings)
+    web: WebSettings | None = None
 
     @cached_property
     def _schools_by_id(self) -> dict[str, School]:
@@ -244,7 +280,6 @@ class Inventory:
     def layout(self) -> Layout:
         """Where things live below the (resolved) base DN."""
         return Layout(self.directory.base_dn)
-
 
 
 class _Table:
@@ -454,6 +489,7 @@ def load_inventory(root: Path | str, environ: Mapping[str, str] | None = None) -
     identity = IdentityPolicy(
         pupil_id_scope=identity_table.string("pupil_id_scope", "school", choices=ID_SCOPES),
         teacher_id_scope=identity_table.string("teacher_id_scope", "county", choices=ID_SCOPES),
+        name_key_file=identity_table.path("name_key_file", root),
     )
     identity_table.done()
 
@@ -507,10 +543,18 @@ def load_inventory(root: Path | str, environ: Mapping[str, str] | None = None) -
     audit_table = top.table("audit")
     audit_log = audit_table.path("file", root)
     audit_table.done()
+    letters = _load_letters(top.table("letters"), root)
+    web = _load_web(top.table("web"), root) if "web" in data else None
     county_vars = top.free_table("vars")
     top.done()
 
     schools = _load_schools(root, problems)
+    matched_by_name = [s.id for s in schools if s.identity == "name+birthdate"]
+    if matched_by_name and identity.name_key_file is None:
+        problems.append(
+            f"{county_file}: identity.name_key_file: missing (expected the path of a secret file; "
+            f"{', '.join(matched_by_name)} are matched by name and birth date, whose keys it protects)"
+        )
     if problems:
         raise InventoryError(problems)
     return Inventory(
@@ -530,7 +574,39 @@ def load_inventory(root: Path | str, environ: Mapping[str, str] | None = None) -
         schools=tuple(schools),
         vars=county_vars,
         audit_log=audit_log,
+        letters=letters,
+        web=web,
     )
+
+
+LOGO_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+
+def _load_letters(table: _Table, root: Path) -> LetterSettings:
+    logo = table.path("logo", root)
+    if logo is not None:
+        if logo.suffix.lower() not in LOGO_SUFFIXES:
+            table.problem("logo", f"expected a PNG or JPEG file, got {logo.name!r}")
+        elif not logo.is_file():
+            table.problem("logo", f"file not found: {logo}")
+    settings = LetterSettings(
+        portal=table.string("portal", "") or "",
+        helpdesk=table.string("helpdesk", "") or "",
+        logo=logo,
+        sender=table.string("sender", "") or "",
+        pupil_text=tuple(table.string_list("pupil_text")),
+        teacher_text=tuple(table.string_list("teacher_text")),
+    )
+    table.done()
+    return settings
+
+
+def suggest_school_id(value: str) -> str:
+    """A valid school id close to ``value`` ("GS Testdörf" → "gs-testdoerf"), or "" if none."""
+    text = transliterate(value).lower()
+    text = re.sub(r"[^a-z0-9]+", "-", text).strip("-")
+    text = re.sub(r"-{2,}", "-", text)[:32].strip("-")
+    return text if SCHOOL_ID_PATTERN.match(text) else ""
 
 
 def _directory_url(table: _Table) -> str:
@@ -572,6 +648,33 @@ def _load_directory(table: _Table, root: Path) -> DirectorySettings:
     return settings
 
 
+def _load_web(table: _Table, root: Path) -> WebSettings:
+    bind_dn = table.string("bind_dn", "", required=True)
+    _check_dn(table, "bind_dn", bind_dn or None)
+    listen = table.string("listen", "127.0.0.1:8080")
+    host, _, port = listen.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        table.problem("listen", f"expected ADDRESS:PORT like 127.0.0.1:8080, got {listen!r}")
+    proxy = table.string("trusted_proxy", "") or None
+    if proxy is not None:
+        try:
+            ipaddress.ip_address(proxy)
+        except ValueError:
+            table.problem("trusted_proxy", f"expected the proxy's IP address, got {proxy!r}")
+    settings = WebSettings(
+        bind_dn=bind_dn,
+        password_file=table.path("password_file", root, required=True),
+        listen=listen,
+        trusted_proxy=proxy,
+        idle_minutes=table.integer("idle_minutes", 30, low=1, high=480),
+        failures_per_login=table.integer("failures_per_login", 10, low=1, high=1000),
+        failures_per_address=table.integer("failures_per_address", 100, low=1, high=100000),
+        throttle_minutes=table.integer("throttle_minutes", 15, low=1, high=1440),
+    )
+    table.done()
+    return settings
+
+
 def _load_schools(root: Path, problems: list[str]) -> list[School]:
     schools_dir = root / "schools"
     files = sorted(schools_dir.glob("*.toml")) if schools_dir.is_dir() else []
@@ -593,6 +696,11 @@ def _load_schools(root: Path, problems: list[str]) -> list[School]:
             )
             continue
         first_file_of_id[school.id] = file
+        if file.stem != school.id:
+            problems.append(
+                f"{file}: id: the file of school {school.id!r} must be named {school.id}.toml "
+                "(one school, one file, found by its id)"
+            )
         for server in school.servers:
             if server.name in server_names:
                 problems.append(
@@ -606,10 +714,18 @@ def _load_schools(root: Path, problems: list[str]) -> list[School]:
 
 def _load_school(table: _Table, root: Path) -> School | None:
     before = len(table.problems)
+    raw_id = table.data.get("id")
     school_id = table.string("id", required=True, pattern=SCHOOL_ID_PATTERN)
+    if school_id is None and isinstance(raw_id, str) and raw_id.strip():
+        suggestion = suggest_school_id(raw_id)
+        table.problems[-1] = (
+            f"{table.file}: id: {raw_id!r} is not a valid school id (lower-case a-z, 0-9 and '-', "
+            f"3 to 32 characters)" + (f"; use {suggestion!r}" if suggestion else "")
+        )
     name = table.string("name", "", required=True)
     school_type = table.string("type", "", required=True, choices=SCHOOL_TYPES)
     identity = table.string("identity", "source-id", choices=IDENTITIES)
+    require_class = table.boolean("require_class", False)
     rosters = tuple(_load_roster(item, root) for item in table.array_of_tables("rosters"))
     if not rosters:
         table.problem("rosters", "missing (expected at least one [[rosters]] table)")
@@ -618,6 +734,7 @@ def _load_school(table: _Table, root: Path) -> School | None:
     network = _load_network(network_table) if network_table.data else None
     network_table.done()
     school_vars = table.free_table("vars")
+    teacher_classes = _load_teacher_classes(table)
     table.done()
     if len(table.problems) > before or school_id is None:
         return None
@@ -631,7 +748,26 @@ def _load_school(table: _Table, root: Path) -> School | None:
         network=network,
         vars=school_vars,
         file=table.file,
+        teacher_classes=teacher_classes,
+        require_class=require_class,
     )
+
+
+def _load_teacher_classes(table: _Table) -> dict[str, tuple[str, ...]]:
+    """``[teacher_classes]``: ``"<teacher's source id>" = ["5a", "6b"]``; every class name checked."""
+    from schulit.rosters.common import normalise_class
+
+    result = {}
+    for source_id, classes in table.free_table("teacher_classes").items():
+        if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
+            table.problem(f"teacher_classes.{source_id}", "expected a list of class names")
+            continue
+        normalised = [normalise_class(c) for c in classes]
+        for raw, name in zip(classes, normalised, strict=True):
+            if name is None:
+                table.problem(f"teacher_classes.{source_id}", f"unknown class format {raw!r}")
+        result[source_id] = tuple(sorted({n for n in normalised if n}))
+    return result
 
 
 def _load_roster(table: _Table, root: Path) -> RosterSource:
@@ -643,18 +779,38 @@ def _load_roster(table: _Table, root: Path) -> RosterSource:
     delimiter = table.string("delimiter", "auto")
     if delimiter not in ("auto", ";", ",", "\t", "|"):
         table.problem("delimiter", f"expected auto, ';', ',', '|' or a tab, got {delimiter!r}")
+    preset = table.string("preset")
+    if preset is not None:
+        from schulit.rosters.presets import check_preset
+
+        try:
+            check_preset(preset)
+        except ValueError as exc:
+            table.problem("preset", str(exc))
     source = RosterSource(
         path=path or Path(),
         format=roster_format,
         role=role,
         encoding=table.string("encoding", "auto"),
         delimiter=delimiter,
-        columns=table.string_map("columns"),
-        preset=table.string("preset"),
+        columns=_roster_columns(table),
+        preset=preset,
         origin=f"{table.file}: {table.where}",
     )
     table.done()
     return source
+
+
+def _roster_columns(table: _Table) -> dict[str, str]:
+    """``[rosters.columns]``: field name → header; an unknown field name is a problem, not ignored."""
+    columns = table.string_map("columns")
+    for name in columns:
+        if name not in ROSTER_FIELDS:
+            table.problems.append(
+                f"{table.file}: {table.where}.columns.{name}: unknown field "
+                f"(known: {', '.join(ROSTER_FIELDS)})"
+            )
+    return columns
 
 
 def _load_server(table: _Table, school_id: str) -> Server:

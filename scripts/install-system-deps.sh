@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Install the Debian packages schulit's tests and demo run for real: OpenLDAP (slapd, ldap-utils),
-# OpenSSH server, poppler-utils (PDF checks). Non-interactive; no system daemon is left running:
-# the suite and the demo start their own throwaway instances.
+# OpenSSH server, poppler-utils (PDF checks), chromium (the web page's browser tests, driven by Playwright).
+# Non-interactive; no system daemon is left running: the suite and the demo start their own throwaway instances.
 set -euo pipefail
 
-packages=(slapd ldap-utils openssh-server openssh-client openssl poppler-utils tmux fonts-dejavu-core)
+packages=(slapd ldap-utils openssh-server openssh-client openssl poppler-utils tmux fonts-dejavu-core chromium)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -55,6 +55,7 @@ class DesiredPerson:
     email: str | None
     origin: str
     birth_date: date | None = None  # only for name+birthdate matching; never stored
+    teacher_classes: tuple[tuple[str, str], ...] = ()  # (school id, class) a teacher teaches, sorted
 
 
 @dataclass

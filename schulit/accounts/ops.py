@@ -65,12 +65,35 @@ def list_accounts(
     return sorted(accounts, key=lambda a: (a.home_school, a.class_name or "", a.login))
 
 
+def known_class(connection: ldap3.Connection, layout: Layout, school: str | None, class_name: str) -> str:
+    """``--class`` normalised like the rosters ("05a" → "5a", "5 A" → "5a"); an error if no pupil has it."""
+    from schulit.rosters.common import normalise_class
+
+    normalised = normalise_class(class_name)
+    if normalised is not None:
+        parts = [
+            f"(employeeNumber={escape_filter_chars(KEY_PREFIX)}*)",
+            f"(ou={escape_filter_chars(normalised)})",
+        ]
+        if school:
+            parts.append(f"(departmentNumber={escape_filter_chars(school)})")
+        _ok, _result, response, _ = connection.search(
+            layout.base_dn, f"(&(objectClass=posixAccount){''.join(parts)})", attributes=["1.1"], size_limit=1
+        )
+        if response:
+            return normalised
+    where = f"school {school}" if school else "the directory"
+    raise SchulitError(f"--class {class_name!r}: no such class in {where}")
+
+
 def find_account(connection: ldap3.Connection, layout: Layout, login: str) -> ActualAccount:
     """The managed account with this login, or a clear error."""
     search_filter = f"(uid={escape_filter_chars(login)})"
     found = list(paged(connection, layout.base_dn, search_filter, ACCOUNT_ATTRIBUTES))
     if not found:
-        raise SchulitError(f"no account with login {login!r}")
+        raise SchulitError(
+            f"no account with login {login!r} (search by name: schulit accounts find {login!r})"
+        )
     dn, attributes = found[0]
     if not first(attributes, "employeeNumber").startswith(KEY_PREFIX):
         raise SchulitError(f"{dn} was not created by schulit; schulit leaves it alone")
@@ -137,12 +160,21 @@ def unlock(connection: ldap3.Connection, account: ActualAccount, audit: AuditLog
     return True
 
 
-def reset_passwords(
-    connection: ldap3.Connection, inventory: Inventory, accounts: list[ActualAccount], audit: AuditLog
-) -> list[Path]:
-    """New initial passwords: delivery file (0600) first, then the hashes; disabled accounts stay disabled."""
-    passwords = {a.login: generate_password(inventory.passwords.length) for a in accounts}
-    holders = [
+def new_password_modification(
+    inventory: Inventory, password: str, *, active: bool = True
+) -> schema.Modification:
+    """The one modify that gives an account a new password, from the clear text: every hash it keeps.
+
+    Today that is ``userPassword``; where NT hashes are kept (Samba) they belong in this same modify, so that
+    no way of logging in keeps the old password. A disabled (deactivated or locked) account stays disabled.
+    """
+    hashed = hash_password(password, inventory.passwords.hash_scheme)
+    return schema.password_modification(hashed, active=active)
+
+
+def issue_passwords(inventory: Inventory, accounts: list[ActualAccount]) -> list[tuple[PasswordHolder, str]]:
+    """New initial passwords for ``accounts``, in memory only (the caller delivers them)."""
+    return [
         (
             PasswordHolder(
                 login=a.login,
@@ -152,17 +184,37 @@ def reset_passwords(
                 class_name=a.class_name,
                 school_id=a.home_school,
             ),
-            passwords[a.login],
+            generate_password(inventory.passwords.length),
         )
         for a in accounts
     ]
-    names = {school.id: school.name for school in inventory.schools}
-    files = write_new_passwords(inventory.passwords.delivery_dir, holders, names, "reset")
+
+
+def set_passwords(
+    connection: ldap3.Connection,
+    inventory: Inventory,
+    accounts: list[ActualAccount],
+    issued: list[tuple[PasswordHolder, str]],
+    audit: AuditLog,
+) -> None:
+    """Write the ``issued`` passwords to their accounts, one modify each (audited)."""
+    passwords = {holder.login: password for holder, password in issued}
     for account in accounts:
-        hashed = hash_password(passwords[account.login], inventory.passwords.hash_scheme)
-        modification = schema.password_modification(hashed, active=account.state == "active")
+        modification = new_password_modification(
+            inventory, passwords[account.login], active=account.state == "active"
+        )
         _check(connection.modify(account.dn, modification), f"resetting the password of {account.login}")
         audit.record("modify", account.dn, list(modification))
+
+
+def reset_passwords(
+    connection: ldap3.Connection, inventory: Inventory, accounts: list[ActualAccount], audit: AuditLog
+) -> list[Path]:
+    """New initial passwords: delivery file (0600) first, then the hashes; disabled accounts stay disabled."""
+    issued = issue_passwords(inventory, accounts)
+    names = {school.id: school.name for school in inventory.schools}
+    files = write_new_passwords(inventory.passwords.delivery_dir, issued, names, "reset")
+    set_passwords(connection, inventory, accounts, issued, audit)
     return files
 
 

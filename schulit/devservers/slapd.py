@@ -84,6 +84,8 @@ class Slapd:
     server_id: int = 0  # >0: a replication provider (``serverID``); ``peers`` are the other providers
     server_ids: tuple[tuple[int, str], ...] = ()
     peers: tuple[str, ...] = ()
+    allow: tuple[str, ...] = ()  # global ``allow`` features, e.g. bind_anon_dn (unauthenticated binds)
+    access: tuple[str, ...] = ()  # ``access to`` rules of the database (slapd.conf syntax)
 
     @property
     def url(self) -> str:
@@ -129,6 +131,8 @@ class Slapd:
             lines.append("moduleload syncprov")
             # each provider's line names the URL its own -h listens on: that is how slapd finds its id
             lines += [f"serverID {number} {url}/" for number, url in self.server_ids]
+        if self.allow:
+            lines.append(f"allow {' '.join(self.allow)}")
         if self.tls is not None:
             lines += [
                 f"TLSCACertificateFile {self.tls.ca_file}",
@@ -144,6 +148,7 @@ class Slapd:
             f"directory {data_dir}",
         ]
         lines += [f"index {index}" for index in INDEXES]
+        lines += list(self.access)
         if not self.durable:
             lines.append("dbnosync")
         if self.server_id:

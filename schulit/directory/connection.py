@@ -117,6 +117,19 @@ class BindRefused(DirectoryError):
     """The provider answered and refused the bind: a settings problem, not a provider that is gone."""
 
 
+def directory_server(settings: DirectorySettings) -> ldap3.Server:
+    """The ldap3 Server for ``settings`` (its first provider, if it lists several): TLS verified where the
+    URL or StartTLS asks for it."""
+    url = provider_urls(settings.url)[0]
+    use_tls = urlparse(url).scheme == "ldaps" or settings.start_tls
+    return ldap3.Server(
+        url,
+        get_info=ldap3.NONE,
+        connect_timeout=max(1, int(settings.timeout)),
+        tls=_tls(settings) if use_tls else None,
+    )
+
+
 def connect(
     settings: DirectorySettings,
     *,
@@ -157,13 +170,7 @@ def _connect_one(
     answer_timeout: float | None,
 ) -> ldap3.Connection:
     parsed = urlparse(url)
-    use_tls = parsed.scheme == "ldaps" or settings.start_tls
-    server = ldap3.Server(
-        url,
-        get_info=ldap3.NONE,
-        connect_timeout=max(1, int(settings.timeout)),
-        tls=_tls(settings) if use_tls else None,
-    )
+    server = directory_server(pinned(settings, url))
     wait = answer_timeout if answer_timeout is not None else settings.timeout * 6
     connection = ldap3.Connection(
         server,
