@@ -86,6 +86,7 @@ class Slapd:
     peers: tuple[str, ...] = ()
     allow: tuple[str, ...] = ()  # global ``allow`` features, e.g. bind_anon_dn (unauthenticated binds)
     access: tuple[str, ...] = ()  # ``access to`` rules of the database (slapd.conf syntax)
+    size_limit: str = "unlimited"  # for binds other than the root DN (the root DN has none)
 
     @property
     def url(self) -> str:
@@ -125,7 +126,7 @@ class Slapd:
             f"argsfile {self.state_dir / 'slapd.args'}",
             f"modulepath {MODULE_DIR}",
             "moduleload back_mdb",
-            "sizelimit unlimited",
+            f"sizelimit {self.size_limit}",
         ]
         if self.server_id:
             lines.append("moduleload syncprov")
