@@ -84,8 +84,7 @@ def main() -> int:
 
             left, joined, moved = churn(inventory_dir / "rosters", 2.0)
             with timed("churn", results):
-                second = run_sync(inventory, SyncOptions(today=day, lock_timeout=5), command="bench"
-                )
+                second = run_sync(inventory, SyncOptions(today=day, lock_timeout=5), command="bench")
             assert not second.result.failed, second.result.failed[:3]
             assert not any(s.safety_stop or s.error for s in second.plan.schools), second.plan.schools[:2]
             churn_changes = len(second.result.applied)

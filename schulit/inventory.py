@@ -21,6 +21,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -84,13 +85,16 @@ class DirectorySettings:
         ``ldap://127.0.0.1/`` and ``LDAP://127.0.0.1:389`` are the same server; ``dc=A, dc=B`` and
         ``dc=a,dc=b`` the same subtree.
         """
-        parsed = urlparse(self.url)
-        scheme = parsed.scheme.lower()
-        if scheme == "ldapi":
-            where = parsed.netloc.lower()
-        else:
-            where = f"{(parsed.hostname or '').lower()}:{parsed.port or DEFAULT_PORTS.get(scheme, 0)}"
-        return f"{scheme}://{where}\0{normalise_dn(self.base_dn)}"
+        places = []
+        for url in re.split(r"[\s,]+", self.url.strip()):  # a list of replication providers: each
+            parsed = urlparse(url)
+            scheme = parsed.scheme.lower()
+            if scheme == "ldapi":
+                where = parsed.netloc.lower()
+            else:
+                where = f"{(parsed.hostname or '').lower()}:{parsed.port or DEFAULT_PORTS.get(scheme, 0)}"
+            places.append(f"{scheme}://{where}")
+        return f"{','.join(sorted(places))}\0{normalise_dn(self.base_dn)}"  # the same providers, any order
 
 
 @dataclass(frozen=True)
@@ -263,11 +267,15 @@ class Inventory:
     letters: LetterSettings = field(default_factory=LetterSettings)
     web: WebSettings | None = None
 
+    @cached_property
+    def _schools_by_id(self) -> dict[str, School]:
+        return {school.id: school for school in self.schools}
+
     def school(self, school_id: str) -> School:
-        """Return the school with this id or raise InventoryError."""
-        for school in self.schools:
-            if school.id == school_id:
-                return school
+        """Return the school with this id or raise InventoryError (a dict look-up: called per person)."""
+        found = self._schools_by_id.get(school_id)
+        if found is not None:
+            return found
         known = ", ".join(s.id for s in self.schools)
         raise InventoryError([f"{self.root}: no school with id {school_id!r} (known: {known})"])
 
@@ -279,7 +287,6 @@ class Inventory:
     def layout(self) -> Layout:
         """Where things live below the (resolved) base DN."""
         return Layout(self.directory.base_dn, self.directory.flavour)
-
 
 
 class _Table:
@@ -619,10 +626,26 @@ def suggest_school_id(value: str) -> str:
     return text if SCHOOL_ID_PATTERN.match(text) else ""
 
 
+def _directory_url(table: _Table) -> str:
+    """``url``: one URL, or a list of replication providers (kept as one comma-separated string, the form
+    OpenLDAP's and sssd's own URI settings take; ``schulit.directory.connection.provider_urls`` splits it)."""
+    if isinstance(table.data.get("url"), list):
+        urls = table.string_list("url")
+        if not urls:
+            table.problem("url", "expected at least one URL")
+    else:
+        text = table.string("url", "", required=True)
+        urls = [u for u in re.split(r"[\s,]+", text) if u]
+    for url in urls:
+        if not re.match(r"^(ldap|ldaps|ldapi)://[^\s,]*$", url):
+            table.problem("url", f"expected an ldap://, ldaps:// or ldapi:// URL, got {url!r}")
+    if len({u.lower() for u in urls}) != len(urls):
+        table.problem("url", "a provider is listed twice")
+    return ",".join(urls)
+
+
 def _load_directory(table: _Table, root: Path) -> DirectorySettings:
-    url = table.string("url", "", required=True)
-    if url and not re.match(r"^(ldap|ldaps|ldapi)://", url):
-        table.problem("url", f"expected an ldap://, ldaps:// or ldapi:// URL, got {url!r}")
+    url = _directory_url(table)
     base_dn = table.string("base_dn", "", required=True)
     _check_dn(table, "base_dn", base_dn or None)
     bind_dn = table.string("bind_dn", "", required=True)

@@ -1,4 +1,5 @@
-"""Read the directory once per run: one paged search for accounts, one for groups, one for reservations."""
+"""Read the directory once per run: the accounts school subtree by school subtree (``schulit.accounts.scan``),
+then the groups and the reservations."""
 
 from __future__ import annotations
 
@@ -9,14 +10,12 @@ from typing import Any
 import ldap3
 
 from schulit.accounts.model import (
-    ACCOUNT_ATTRIBUTES,
     GROUP_ATTRIBUTES,
-    KEY_PREFIX,
     RESERVED_PREFIX,
     DirectoryState,
 )
-from schulit.accounts.scan import ACCOUNT_FILTER, scan_in_parallel
-from schulit.accounts.schema import marker_date, parse_account, parse_group
+from schulit.accounts.scan import account_units, read_units, scan_in_parallel
+from schulit.accounts.schema import marker_date, parse_group
 from schulit.directory.init import existing_dns
 from schulit.directory.layout import Layout
 from schulit.directory.read import first, paged, values
@@ -45,25 +44,23 @@ def read_directory(
         existing_dns=existing_dns(connection, layout.base_dn),
     )
 
-    def read_here(search_filter: str) -> Iterator[tuple[str, dict[str, Any]]]:
-        return paged(connection, layout.base_dn, search_filter, ACCOUNT_ATTRIBUTES)
-
-    if parallel_with is not None:
-        entries = scan_in_parallel(parallel_with, layout.base_dn, ACCOUNT_ATTRIBUTES, read_here)
+    schools, others = account_units(connection, layout)
+    if parallel_with is not None and len(schools) > 1:
+        theirs, ours = schools[1::2], schools[0::2] + others
+        records = scan_in_parallel(
+            parallel_with, layout, theirs, lambda: read_units(connection, layout, ours)
+        )
     else:
-        entries = read_here(ACCOUNT_FILTER)
-    for dn, attributes in entries:
-        state.taken_logins.update(v.lower() for v in values(attributes, "uid"))
-        uid_number = first(attributes, "uidNumber")
-        if uid_number.isdigit():
-            state.used_uid_numbers.add(int(uid_number))
-        key = first(attributes, "employeeNumber")
-        if key.startswith(KEY_PREFIX):
-            account = parse_account(dn, attributes, layout)
+        records = read_units(connection, layout, schools + others)
+    for uids, uid_number, account in records:
+        state.taken_logins.update(uids)
+        if uid_number is not None:
+            state.used_uid_numbers.add(uid_number)
+        if account is not None:
             if account.key in state.accounts:
                 raise DirectoryError(
                     f"two entries carry the identity {account.key}: "
-                    f"{state.accounts[account.key].dn} and {dn}; remove one by hand"
+                    f"{state.accounts[account.key].dn} and {account.dn}; remove one by hand"
                 )
             state.accounts[account.key] = account
     for dn, attributes in paged(connection, layout.base_dn, "(objectClass=posixGroup)", GROUP_ATTRIBUTES):

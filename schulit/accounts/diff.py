@@ -105,6 +105,7 @@ class _Planner:
         self.final: dict[str, FinalAccount] = {}
         self.deactivations: dict[str, int] = {}
         self.group_gid: dict[str, int] = {}  # lower-case group DN -> gid (existing or allocated)
+        self.role_gids: dict[tuple[str, str], int] = {}
 
     # --- containers and groups -------------------------------------------------------------------------
     def containers(self) -> list[Change]:
@@ -117,8 +118,11 @@ class _Planner:
         return changes
 
     def role_group_gid(self, school_id: str, role: str) -> int:
-        dn = self.layout.group_dn(school_id, f"{school_id}-{ROLE_CONTAINERS[role]}")
-        return self._gid_for(dn)
+        found = self.role_gids.get((school_id, role))  # asked once per account: DN escaping is not free
+        if found is None:
+            dn = self.layout.group_dn(school_id, f"{school_id}-{ROLE_CONTAINERS[role]}")
+            found = self.role_gids[(school_id, role)] = self._gid_for(dn)
+        return found
 
     def _gid_for(self, dn: str) -> int:
         key = dn.lower()
@@ -329,10 +333,16 @@ class _Planner:
     def desired_groups(self) -> dict[str, tuple[str, str | None, set[str]]]:
         """lower DN -> (dn, school or None, members) for the selected schools and the county groups."""
         groups: dict[str, tuple[str, str | None, set[str]]] = {}
+        by_name: dict[tuple[str | None, str], set[str]] = {}  # a few per account: no DN escaping each time
 
         def add(school_id: str | None, name: str) -> set[str]:
-            dn = self.layout.group_dn(school_id, name)
-            return groups.setdefault(dn.lower(), (dn, school_id, set()))[2]
+            members = by_name.get((school_id, name))
+            if members is None:
+                dn = self.layout.group_dn(school_id, name)
+                members = by_name[(school_id, name)] = groups.setdefault(dn.lower(), (dn, school_id, set()))[
+                    2
+                ]
+            return members
 
         for name in COUNTY_GROUPS.values():
             add(None, name)

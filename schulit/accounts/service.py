@@ -20,12 +20,22 @@ from schulit.accounts.actual import read_directory
 from schulit.accounts.apply import ApplyResult, apply_plan
 from schulit.accounts.desired import build_desired
 from schulit.accounts.diff import plan_changes
-from schulit.accounts.lock import default_lock_path, directory_lock, run_lock
+from schulit.accounts.lock import (
+    AD_LEASE_CLASSES,
+    LEASE_CLASSES,
+    DirectoryLease,
+    default_lock_path,
+    directory_lease,
+    directory_lock,
+    new_token,
+    run_lock,
+)
 from schulit.accounts.model import ActualAccount, DirectoryState, Plan
 from schulit.audit import AuditLog
 from schulit.directory.connection import connect, connected, disconnect
+from schulit.directory.failover import StickyProvider, with_failover
 from schulit.errors import EXIT_ERROR, EXIT_OK, EXIT_SAFETY_LIMIT, SchulitError
-from schulit.inventory import Inventory
+from schulit.inventory import DirectorySettings, Inventory
 from schulit.progress import ProgressBar
 from schulit.records import RosterSource
 
@@ -227,17 +237,66 @@ def run_sync(
     dry_run: bool = False,
     show_progress: bool = False,
     saved_plan: Plan | None = None,
+    on_failover: Callable[[str, str, str], None] | None = None,
 ) -> SyncOutcome:
-    """Plan (or take ``saved_plan``), optionally ask, apply. Holds the run lock from the first read to the
-    last write.
+    """Plan (or take ``saved_plan``), optionally ask, apply. Holds the run lock (and, when writing, the
+    directory lease on the write provider) from the first read to the last write.
 
     A saved plan is applied only if the directory is still exactly as it was when the plan was made (its
     fingerprint); otherwise nothing is written and the error says so.
+
+    Every connection of the run goes to one provider (``schulit.directory.failover``); if it is gone
+    midway, the run starts over on the next provider from a fresh read there (nothing is replayed blindly;
+    a saved plan is then checked against the new provider's directory, and refused if it differs).
     """
-    settings = inventory.directory
+    provider = StickyProvider(inventory.directory)
+    token = new_token()
     with ExitStack() as stack:
         if not dry_run:
-            stack.enter_context(run_lock(default_lock_path(settings), options.lock_timeout))
+            stack.enter_context(run_lock(default_lock_path(inventory.directory), options.lock_timeout))
+
+        def attempt(settings: DirectorySettings) -> SyncOutcome:
+            return _sync_on(
+                replace(inventory, directory=settings),
+                options,
+                token,
+                confirm,
+                command=command,
+                dry_run=dry_run,
+                show_progress=show_progress,
+                saved_plan=saved_plan,
+            )
+
+        return with_failover(provider, attempt, on_failover or (lambda _old, _new, _why: None))
+
+
+def _sync_on(
+    inventory: Inventory,
+    options: SyncOptions,
+    token: str,
+    confirm: Callable[[Plan], bool] | None,
+    *,
+    command: str,
+    dry_run: bool,
+    show_progress: bool,
+    saved_plan: Plan | None,
+) -> SyncOutcome:
+    """One attempt of a sync against the one provider ``inventory.directory`` addresses."""
+    settings = inventory.directory
+    with ExitStack() as stack:
+        lease: DirectoryLease | None = None
+        if not dry_run:
+            holder = connect(settings)  # the lease's own connection: renewals between pipelined writes
+            stack.callback(disconnect, holder)
+            lease = stack.enter_context(
+                directory_lease(
+                    holder,
+                    inventory.layout.system_dn,
+                    token,
+                    options.lock_timeout,
+                    object_classes=AD_LEASE_CLASSES if settings.flavour == "samba-ad" else LEASE_CLASSES,
+                )
+            )
         # The bulk read goes through a plain SYNC connection: SAFE_SYNC deep-copies every response (a third
         # of the no-change time for 100,000 accounts); the scan is single-threaded anyway.
         scanner = connect(settings, strategy=ldap3.SYNC, bulk_read=True)
@@ -263,12 +322,17 @@ def run_sync(
         stack.callback(disconnect, writer)
         audit = stack.enter_context(AuditLog(inventory.audit_log, command))
         with ProgressBar("writing directory", len(plan.pending)) as bar:
+
+            def tick(done: int) -> None:
+                if lease is not None:
+                    lease.renew_if_due()
+                if show_progress:
+                    bar.update(done)
+
             apply = (
                 _flavour(inventory).apply_plan if inventory.directory.flavour == "samba-ad" else apply_plan
             )
-            result = apply(
-                plan, inventory, reader, writer, audit, progress=bar.update if show_progress else None
-            )
+            result = apply(plan, inventory, reader, writer, audit, progress=tick)
         return SyncOutcome(plan, result)
 
 

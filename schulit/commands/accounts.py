@@ -358,6 +358,9 @@ def sync(
         confirm=confirm,
         show_progress=not (as_json or app.quiet),
         saved_plan=saved,
+        on_failover=lambda old, new, why: app.warn(
+            f"directory provider {old} is gone ({why}); continuing on {new} from a fresh read there"
+        ),
     )
     if as_json:
         click.echo(

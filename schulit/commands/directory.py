@@ -1,12 +1,15 @@
-"""``schulit directory init``."""
+"""``schulit directory init`` and ``schulit directory check-replicas``."""
 
 from __future__ import annotations
+
+import sys
 
 import click
 
 from schulit.context import AppContext
 from schulit.directory.connection import connected
 from schulit.directory.init import apply_init, plan_init
+from schulit.errors import EXIT_CHANGES_PENDING, EXIT_ERROR
 
 
 @click.group("directory")
@@ -38,3 +41,46 @@ def init(app: AppContext, dry_run: bool) -> None:
     for dn in created:
         app.detail(f"created {dn}")
     app.info(f"directory init: created {len(created)} entries below {settings.base_dn}")
+
+
+@directory_group.command("check-replicas")
+@click.option("--repair", is_flag=True, help="Write the winning version where it is missing or different.")
+@click.option(
+    "--settle",
+    type=float,
+    default=2.0,
+    show_default=True,
+    help="Seconds to wait before reading the differing entries again (replication still under way).",
+)
+@click.pass_obj
+def check_replicas_command(app: AppContext, repair: bool, settle: float) -> None:
+    """Compare every replication provider of directory.url entry by entry (DN, entryCSN, the attributes
+    schulit manages). Exit 0: in sync; 2: differences (without --repair); 1: a provider could not be read
+    or a repair failed."""
+    from schulit.directory.replicas import check_replicas
+    from schulit.directory.replicas import repair as repair_differences
+
+    settings = app.inventory().directory
+    report = check_replicas(settings, settle=settle, progress=lambda unit: app.detail(f"compared {unit}"))
+    for difference in report.differences:
+        app.info(difference.describe())
+    summary = (
+        f"check-replicas: {report.entries} entries on {len(report.providers)} providers, "
+        f"{len(report.differences)} differences"
+    )
+    if not report.differences:
+        app.info(summary)
+        return
+    if not repair:
+        app.info(summary + " (run with --repair to rewrite the winning versions)")
+        sys.exit(EXIT_CHANGES_PENDING)
+    repair_differences(settings, report.differences)
+    failed = [d for d in report.differences if not d.repaired]
+    for difference in report.differences:
+        if difference.repaired:
+            app.info(f"repaired {difference.dn} on {', '.join(difference.behind)}")
+        else:
+            app.warn(f"could not repair {difference.dn}: {difference.error}")
+    app.info(f"{summary}; {len(report.differences) - len(failed)} repaired, {len(failed)} failed")
+    if failed:
+        sys.exit(EXIT_ERROR)

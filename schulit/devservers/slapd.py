@@ -3,6 +3,9 @@
 Stock Debian schemas only (core, cosine, inetorgperson, nis), an mdb database in its own folder, the root DN
 as the bind DN. The password is generated here, written to a 0600 file and given to slapd as an {SSHA} hash.
 The daemon forks and is stopped by the PID in its pid file.
+
+``Providers`` runs several of them as OpenLDAP multi-provider replication (syncprov + syncrepl, one
+``serverID`` each): what a Land-sized directory looks like, on one host.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import signal
 import socket
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 SCHEMA_DIR = Path("/etc/ldap/schema")
@@ -78,8 +81,12 @@ class Slapd:
     tls: TlsFiles | None = None
     bind_password_file: Path | None = None
     ldaps_port: int = 0
+    server_id: int = 0  # >0: a replication provider (``serverID``); ``peers`` are the other providers
+    server_ids: tuple[tuple[int, str], ...] = ()
+    peers: tuple[str, ...] = ()
     allow: tuple[str, ...] = ()  # global ``allow`` features, e.g. bind_anon_dn (unauthenticated binds)
     access: tuple[str, ...] = ()  # ``access to`` rules of the database (slapd.conf syntax)
+    size_limit: str = "unlimited"  # for binds other than the root DN (the root DN has none)
 
     @property
     def url(self) -> str:
@@ -119,8 +126,12 @@ class Slapd:
             f"argsfile {self.state_dir / 'slapd.args'}",
             f"modulepath {MODULE_DIR}",
             "moduleload back_mdb",
-            "sizelimit unlimited",
+            f"sizelimit {self.size_limit}",
         ]
+        if self.server_id:
+            lines.append("moduleload syncprov")
+            # each provider's line names the URL its own -h listens on: that is how slapd finds its id
+            lines += [f"serverID {number} {url}/" for number, url in self.server_ids]
         if self.allow:
             lines.append(f"allow {' '.join(self.allow)}")
         if self.tls is not None:
@@ -141,9 +152,24 @@ class Slapd:
         lines += list(self.access)
         if not self.durable:
             lines.append("dbnosync")
+        if self.server_id:
+            lines += self._replication_lines()
         fd = os.open(self.config_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write("\n".join(lines) + "\n")
+
+    def _replication_lines(self) -> list[str]:
+        """One syncrepl consumer per other provider, then ``multiprovider on`` (only valid after a
+        syncrepl line) and the syncprov overlay that serves the other providers' consumers."""
+        lines = []
+        for peer in self.peers:
+            number = next(n for n, url in self.server_ids if url == peer)
+            lines.append(  # the password sits in this 0600 file, as slapd needs it in clear to bind
+                f"syncrepl rid={number:03d} provider={peer} bindmethod=simple "
+                f'binddn="{self.bind_dn}" credentials="{self.password()}" searchbase="{self.base_dn}" '
+                'type=refreshAndPersist retry="1 +" timeout=3 network-timeout=3'
+            )
+        return [*lines, "multiprovider on", "overlay syncprov", "index entryCSN,entryUUID eq"]
 
     def start(self, timeout: float = 15.0) -> Slapd:
         """Write the config, start slapd, and wait until it accepts connections."""
@@ -151,7 +177,7 @@ class Slapd:
         if self.port == 0:
             self.port = free_port(self.address)
         self._write_config()
-        urls = [self.url]
+        urls = [f"{self.url}/" if self.server_id else self.url]  # exactly as on its serverID line
         if self.tls is not None:
             self.ldaps_port = self.ldaps_port or free_port(self.address)
             urls.append(f"ldaps://{self.address}:{self.ldaps_port}")
@@ -200,3 +226,100 @@ class Slapd:
     def running(self) -> bool:
         pid = self.pid()
         return pid is not None and process_alive(pid)
+
+    def slapcat(self) -> str:
+        """The whole database as LDIF, operational attributes included (slapd may be running)."""
+        return subprocess.run(
+            ["slapcat", "-o", "ldif-wrap=no", "-f", str(self.config_file)],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+
+    def slapadd(self, ldif: str | Path, *, replace: bool = False) -> None:
+        """Load LDIF straight into the database files (slapd must be stopped): the fast way to seed a big
+        directory, and a way to change one provider behind replication's back. ``replace`` empties the
+        database first. Entries keep the entryCSN/entryUUID the LDIF gives them."""
+        if self.running():
+            raise RuntimeError("slapadd needs slapd stopped")
+        data_dir = self.state_dir / "data"
+        if replace:
+            for item in data_dir.glob("*.mdb"):
+                item.unlink()
+        self._write_config()
+        command = ["slapadd", "-q", "-w", "-f", str(self.config_file)]  # -w: contextCSN from the entries
+        if isinstance(ldif, Path):
+            subprocess.run([*command, "-l", str(ldif)], check=True, capture_output=True)
+        else:
+            subprocess.run(command, input=ldif.encode(), check=True, capture_output=True)
+
+    def freeze(self) -> None:
+        """SIGSTOP: the process keeps its sockets open and answers nothing (a hung server)."""
+        pid = self.pid()
+        if pid is not None:
+            os.kill(pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        pid = self.pid()
+        if pid is not None:
+            os.kill(pid, signal.SIGCONT)
+
+
+@dataclass
+class Providers:
+    """``count`` slapd instances replicating to each other (multi-provider), one folder each below
+    ``state_dir``, sharing one base DN and one bind password."""
+
+    state_dir: Path
+    count: int = 2
+    base_dn: str = "dc=example,dc=org"
+    address: str = "127.0.0.1"
+    durable: bool = True
+    servers: list[Slapd] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.servers:
+            return
+        ports = [free_port(self.address) for _ in range(self.count)]
+        urls = [f"ldap://{self.address}:{port}" for port in ports]
+        password_file = self.state_dir / "ldap-bind.password"
+        ids = tuple((number, url) for number, url in enumerate(urls, start=1))
+        for number, (port, url) in enumerate(zip(ports, urls, strict=True), start=1):
+            self.servers.append(
+                Slapd(
+                    self.state_dir / f"provider-{number}",
+                    base_dn=self.base_dn,
+                    address=self.address,
+                    port=port,
+                    durable=self.durable,
+                    bind_password_file=password_file,
+                    server_id=number,
+                    server_ids=ids,
+                    peers=tuple(u for u in urls if u != url),
+                )
+            )
+
+    @property
+    def urls(self) -> list[str]:
+        return [server.url for server in self.servers]
+
+    @property
+    def bind_dn(self) -> str:
+        return self.servers[0].bind_dn
+
+    @property
+    def password_file(self) -> Path:
+        return self.servers[0].password_file
+
+    def password(self) -> str:
+        return self.servers[0].password()
+
+    def start(self) -> Providers:
+        for server in self.servers:
+            server.start()
+        return self
+
+    def stop(self, *, kill: bool = False) -> None:
+        for server in self.servers:
+            server.thaw()  # a stopped process cannot act on SIGTERM
+            server.stop(kill=kill)

@@ -124,8 +124,8 @@ def _request(
         base, search_filter, scope, ldap3.DEREF_NEVER, attributes, 0, 0, False, True, True,
         schema=None, validator=None, check_names=False,
     )
-    paging = paged_search_control(False, page_size, cookie)
-    return ldap3_message(message_id, "searchRequest", request, [paging])
+    paging = [paged_search_control(False, page_size, cookie)] if page_size else []  # 0: one unpaged search
+    return ldap3_message(message_id, "searchRequest", request, paging)
 
 
 def _done(data: bytes, start: int, end: int, message_end: int) -> bytes | None:

@@ -7,6 +7,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import lru_cache
 
 from schulit.naming import transliterate
 from schulit.records import RejectedRow, RosterPerson
@@ -29,6 +30,7 @@ def clean_name(value: str) -> str:
     return " ".join(unicodedata.normalize("NFC", value).split())
 
 
+@lru_cache(maxsize=4096)  # a pure function of few distinct values, called once per roster row
 def normalise_class(value: str) -> str | None:
     """ "05a" → "5a", "5 A" → "5a", "BFS IT1" → "bfsit1"; None if the result is not a usable class name."""
     text = re.sub(r"\s+", "", unicodedata.normalize("NFC", value)).lower()

@@ -286,7 +286,8 @@ def test_ad_first_sync_creates_users_and_groups_then_changes_nothing(ad_county: 
     again = county.run("accounts", "plan")
     assert again.exit_code == 0 and "nothing to do" in again.output, again.output
     before = county.dump()
-    assert county.sync().exit_code == 0
+    second = county.sync()
+    assert second.exit_code == 0, second.output
     assert county.dump() == before  # uSNChanged included: nothing was written
     builtins_after = county.dump(f"CN=Users,{county.dc.base_dn}", logon_attributes=False)
     builtins_after += county.dump(f"CN=Builtin,{county.dc.base_dn}", logon_attributes=False)

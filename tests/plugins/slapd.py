@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from schulit.devservers.slapd import Slapd
+from schulit.devservers.slapd import Providers, Slapd
 
 TEST_BASE_DN = "dc=lk-test,dc=schule,dc=example"
 
@@ -27,3 +27,12 @@ def slapd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Slapd]:
     server = Slapd(tmp_path_factory.mktemp("slapd"), base_dn=TEST_BASE_DN, durable=False).start()
     yield server
     server.stop(kill=True)
+
+
+@pytest.fixture
+def providers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Providers]:
+    """Two empty slapd replicating to each other (OpenLDAP multi-provider) for one test; killed after it."""
+    _require_slapd()
+    pair = Providers(tmp_path_factory.mktemp("providers"), base_dn=TEST_BASE_DN, durable=False).start()
+    yield pair
+    pair.stop(kill=True)
