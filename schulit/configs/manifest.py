@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import posixpath
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -25,6 +26,15 @@ class FileSpec:
     validate: str = ""
     handlers: tuple[str, ...] = ()
     backup: bool = False
+    backup_dir: str = ""  # absolute folder for the backup ("" = next to the file)
+
+    def backup_path(self, path: str, root: str = "/") -> str:
+        """Where the previous version of ``path`` (below the server's ``root``) is kept."""
+        if not self.backup_dir:
+            return f"{path}.schulit-bak"
+        return posixpath.normpath(
+            posixpath.join(root, self.backup_dir.lstrip("/"), self.dest.lstrip("/") + ".schulit-bak")
+        )
 
 
 @dataclass(frozen=True)
@@ -67,6 +77,9 @@ def load_manifest(templates_dir: Path, role: str) -> RoleManifest:
         mode = str(item.get("mode", "0644"))
         if not MODE_PATTERN.match(mode):
             raise SchulitError(f'{where}.mode: expected an octal mode like "0644", got {mode!r}')
+        backup = item.get("backup", False)
+        if not isinstance(backup, bool) and not (isinstance(backup, str) and backup.startswith("/")):
+            raise SchulitError(f"{where}.backup: expected true, false or an absolute folder, got {backup!r}")
         for handler in item.get("handlers", []):
             if handler not in handlers:
                 raise SchulitError(f"{where}.handlers: {handler!r} is not defined in [handlers]")
@@ -80,7 +93,8 @@ def load_manifest(templates_dir: Path, role: str) -> RoleManifest:
                 group=item.get("group", "root"),
                 validate=item.get("validate", ""),
                 handlers=tuple(item.get("handlers", [])),
-                backup=bool(item.get("backup", False)),
+                backup=bool(backup),
+                backup_dir=backup if isinstance(backup, str) else "",
             )
         )
     return RoleManifest(role=role, folder=folder, files=tuple(files), handlers=dict(handlers))

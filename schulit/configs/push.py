@@ -219,8 +219,13 @@ def _remove_stale_temps(connection: HostConnection, directory: str, name: str) -
                 connection.sftp.remove(posixpath.join(directory, entry))
 
 
-def _install(connection: HostConnection, ids: _Ids, item: RenderedFile, old: bytes | None) -> None:
-    """Temp file, mode and owner, validate, backup, atomic rename; SchulitError when validate fails."""
+def _install(
+    connection: HostConnection, ids: _Ids, item: RenderedFile, old: bytes | None, root: str = "/"
+) -> None:
+    """Temp file, mode and owner, validate, backup, atomic rename; SchulitError when validate fails.
+
+    The validate command gets the temp file as ``%s`` and the target's path as ``%t``.
+    """
     directory, name = posixpath.split(item.path)
     connection.ensure_directory(directory)
     _remove_stale_temps(connection, directory, name)
@@ -230,13 +235,15 @@ def _install(connection: HostConnection, ids: _Ids, item: RenderedFile, old: byt
         uid, gid = ids.ids(item.spec.owner, item.spec.group)
         connection.sftp.chown(temp, uid, gid)
         if item.validate:
-            result = connection.run(item.validate.replace("%s", shlex.quote(temp)))
+            command = item.validate.replace("%s", shlex.quote(temp)).replace("%t", shlex.quote(item.path))
+            result = connection.run(command)
             if result.status != 0:
                 raise SchulitError(
                     f"validate failed ({item.validate}): exit {result.status}: {result.output.strip()[:500]}"
                 )
         if item.spec.backup and old is not None:
-            backup = f"{item.path}.schulit-bak"
+            backup = item.spec.backup_path(item.path, root)
+            connection.ensure_directory(posixpath.dirname(backup))
             connection.write(backup, old, item.spec.mode)
             connection.sftp.chown(backup, uid, gid)
         connection.sftp.posix_rename(temp, item.path)
@@ -293,7 +300,7 @@ def push_host(
             if stop is not None and stop.is_set():
                 raise Interrupted("interrupted before all files were installed; the next push completes it")
             try:
-                _install(connection, ids, item, old)
+                _install(connection, ids, item, old, server.root)
             except SchulitError as exc:
                 result.files.append(FileResult(item.path, "failed", text, str(exc)))
                 result.status, result.error = "failed", f"{item.path}: {exc}"

@@ -360,20 +360,23 @@ def push_json(fleet: Fleet, *args: str) -> tuple[int, dict[str, dict[str, Any]]]
     return result.exit_code, {h["name"]: h for h in json.loads(result.output)["hosts"]}
 
 
+ALL_HANDLERS = ["reload-dnsmasq", "reload-smbd", "restart-dnsmasq", "restart-sssd"]
+
+
 def test_session_killed_between_two_files_of_a_host(fleet: Fleet, tmp_path: Path) -> None:
     roots = [fleet.school(i) for i in range(3)]
     assert fleet.push().exit_code == 0
     old = [targets(root) for root in roots]
-    assert len(old[0]) == 6
+    assert len(old[0]) == 7
     for template in fleet.templates.rglob("*.j2"):  # every file of every host gets a new version
         template.write_text(template.read_text() + "\n# Wartungsfenster: dienstags 18 Uhr\n")
     new = rendered(fleet, tmp_path, "new")
     # fs0: the validate of its 5th file (dnsmasq) kills the SSH session that runs it: 4 files are in place,
-    # the 5th is uploaded as a temp file, the 6th not yet touched
+    # the 5th is uploaded as a temp file, the 6th and 7th not yet touched
     school = fleet.root / "schools" / "gs-t0.toml"
     school.write_text(
         school.read_text().replace(
-            '"dnsmasq.conf" = "grep -q \'^dhcp-range=\' %s"',
+            '"dnsmasq.conf" = """grep -q \'^dhcp-range=\' %s"""',
             '"dnsmasq.conf" = "kill -9 $PPID; sleep 5; true %s"',
         )
     )
@@ -392,7 +395,7 @@ def test_session_killed_between_two_files_of_a_host(fleet: Fleet, tmp_path: Path
     for name, root in (("fs1", roots[1]), ("fs2", roots[2])):  # the other hosts finished
         assert hosts[name]["status"] == "changed", hosts[name]
         assert targets(root) == new[name]
-        assert sorted(hosts[name]["handlers"]) == ["reload-dnsmasq", "reload-smbd", "restart-sssd"]
+        assert sorted(hosts[name]["handlers"]) == ALL_HANDLERS
 
     fleet.school(0)  # a working validate again
     code, hosts = push_json(fleet)
@@ -400,18 +403,19 @@ def test_session_killed_between_two_files_of_a_host(fleet: Fleet, tmp_path: Path
     assert hosts["fs0"]["status"] == "changed"
     assert [Path(f["path"]).name for f in hosts["fs0"]["files"] if f["status"] == "changed"] == [
         "schule.conf",
-        "schule.hosts",
+        "dhcp-hosts",
+        "hosts",
     ]
     assert targets(roots[0]) == new["fs0"]
     # smbd and sssd were never told about the files the killed run installed: the re-run must do it
-    assert sorted(hosts["fs0"]["handlers"]) == ["reload-dnsmasq", "reload-smbd", "restart-sssd"]
-    assert sorted(handlers(roots[0])) == sorted(["reload-dnsmasq", "reload-smbd", "restart-sssd"] * 2)
+    assert sorted(hosts["fs0"]["handlers"]) == ALL_HANDLERS
+    assert sorted(handlers(roots[0])) == sorted(ALL_HANDLERS * 2)
     assert temp_files(roots[0]) == [], "temp files of the dead session must be cleaned up"
     assert hosts["fs1"]["status"] == hosts["fs2"]["status"] == "ok"
 
     code, hosts = push_json(fleet)
     assert code == 0 and {h["status"] for h in hosts.values()} == {"ok"}
-    assert len(handlers(roots[0])) == 6, "nothing pending any more"
+    assert len(handlers(roots[0])) == 8, "nothing pending any more"
 
 
 def test_host_without_ssh_banner_is_unreachable_in_time_and_the_others_finish(
@@ -439,9 +443,9 @@ def test_host_without_ssh_banner_is_unreachable_in_time_and_the_others_finish(
     for number, root in enumerate(roots):
         host = hosts[f"fs{number}"]
         assert host.status == "changed", host
-        assert [f.status for f in host.files] == ["changed"] * 6
+        assert [f.status for f in host.files] == ["changed"] * 7
         assert targets(root) == expected[host.name]
-        assert sorted(handlers(root)) == ["reload-dnsmasq", "reload-smbd", "restart-sssd"]
+        assert sorted(handlers(root)) == ALL_HANDLERS
 
 
 def test_sigterm_during_a_push_starts_no_further_host_and_the_next_push_completes(
@@ -472,7 +476,7 @@ def test_sigterm_during_a_push_starts_no_further_host_and_the_next_push_complete
     assert code == 0, hosts
     for number, root in enumerate(roots):
         assert targets(root) == expected[f"fs{number}"]
-        assert sorted(handlers(root)) == ["reload-dnsmasq", "reload-smbd", "restart-sssd"]
+        assert sorted(handlers(root)) == ALL_HANDLERS
         assert temp_files(root) == []
 
 
@@ -507,9 +511,10 @@ def test_read_only_target_folder_fails_that_file_and_host_only(fleet: Fleet) -> 
         assert "smb.conf" in host["error"]
         assert sorted(n for n, f in files.items() if f["status"] == "changed") == [
             "class-shares.list",
+            "dhcp-hosts",
+            "hosts",
             "motd",
             "schule.conf",
-            "schule.hosts",
             "sssd.conf",
         ], "the host's other files are still pushed"
         assert (samba / "smb.conf").read_text() == "# old\n"
@@ -556,24 +561,24 @@ def fill(folder: Path) -> Path:
 def test_full_file_system_never_leaves_a_truncated_file(fleet: Fleet, tmp_path: Path) -> None:
     full, other = fleet.school(0), fleet.school(1)
     expected = rendered(fleet, tmp_path, "expected")
-    dnsmasq = full / "etc/dnsmasq.d"
+    dnsmasq = full / "etc/schulit/dnsmasq"
     with small_tmpfs(dnsmasq):
-        (dnsmasq / "schule.conf").write_text("# old\ndhcp-range=10.0.1.10,10.0.1.20\n")
-        (dnsmasq / "schule.hosts").write_text("# old\n10.0.0.20 drucker\n")
+        (dnsmasq / "dhcp-hosts").write_text("# old\n52:54:00:00:00:00,drucker,10.0.0.20\n")
+        (dnsmasq / "hosts").write_text("# old\n10.0.0.20 drucker\n")
         filler = fill(dnsmasq)
         code, hosts = push_json(fleet)
         assert code == 4
         host = hosts["fs0"]
         assert host["status"] == "failed"
         files = {Path(f["path"]).name: f for f in host["files"]}
-        assert files["schule.conf"]["status"] == "failed"
-        assert "cannot write" in files["schule.conf"]["error"], files["schule.conf"]
-        assert (dnsmasq / "schule.conf").read_text() == "# old\ndhcp-range=10.0.1.10,10.0.1.20\n"
-        # no validate guards schule.hosts: only a confirmed, complete upload may replace it
-        assert files["schule.hosts"]["status"] == "failed"
-        assert (dnsmasq / "schule.hosts").read_text() == "# old\n10.0.0.20 drucker\n"
+        assert files["dhcp-hosts"]["status"] == "failed"
+        assert "cannot write" in files["dhcp-hosts"]["error"], files["dhcp-hosts"]
+        assert (dnsmasq / "dhcp-hosts").read_text() == "# old\n52:54:00:00:00:00,drucker,10.0.0.20\n"
+        # no validate guards the hosts file: only a confirmed, complete upload may replace it
+        assert files["hosts"]["status"] == "failed"
+        assert (dnsmasq / "hosts").read_text() == "# old\n10.0.0.20 drucker\n"
         assert temp_files(full) == []
-        assert files["smb.conf"]["status"] == "changed"
+        assert files["smb.conf"]["status"] == "changed" and files["schule.conf"]["status"] == "changed"
         assert "reload-dnsmasq" not in host["handlers"] and "reload-smbd" in host["handlers"]
         assert hosts["fs1"]["status"] == "changed" and targets(other) == expected["fs1"]
 
