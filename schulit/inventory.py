@@ -56,6 +56,24 @@ class DirectorySettings:
     allow_plaintext_loopback: bool = False
     timeout: float = 10.0
     transactions: bool = False  # new accounts in RFC 5805 transactions (README: a slapd 2.5 crash)
+    client_url: str = ""  # the URL school servers use (default: url)
+    client_ca_file: str = ""  # the CA's path on the servers (default /etc/ssl/certs/<short_name>-ca.pem)
+
+
+@dataclass(frozen=True)
+class ServerIdentities:
+    """Where schulit keeps the school servers' directory secrets (one 0600 file per server)."""
+
+    secrets_dir: Path = Path("/var/lib/schulit/server-secrets")
+
+
+@dataclass(frozen=True)
+class SambaSettings:
+    """Opt-in Samba (ldapsam) attributes on accounts and groups: sambaSamAccount, sambaGroupMapping."""
+
+    enabled: bool = False
+    domain_name: str = ""
+    domain_sid: str = ""
 
 
 @dataclass(frozen=True)
@@ -189,6 +207,8 @@ class Inventory:
     schools: tuple[School, ...]
     audit_log: Path | None = None
     vars: Mapping[str, Any] = field(default_factory=dict)
+    server_identities: ServerIdentities = field(default_factory=ServerIdentities)
+    samba: SambaSettings = field(default_factory=SambaSettings)
 
     def school(self, school_id: str) -> School:
         """Return the school with this id or raise InventoryError."""
@@ -368,7 +388,7 @@ def load_inventory(root: Path | str) -> Inventory:
     short_name = county.string("short_name", "", required=True, pattern=SCHOOL_ID_PATTERN)
     county.done()
 
-    directory = _load_directory(top.table("directory", required=True), root)
+    directory = _load_directory(top.table("directory", required=True), root, short_name or "county")
     naming_table = top.table("naming")
     naming = NamingPolicy(
         scheme=naming_table.string("scheme", "{first}.{last}"),
@@ -436,6 +456,12 @@ def load_inventory(root: Path | str) -> Inventory:
     audit_log = audit_table.path("file", root)
     audit_table.done()
     county_vars = top.free_table("vars")
+    servers_table = top.table("servers")
+    server_identities = ServerIdentities(
+        secrets_dir=servers_table.path("secrets_dir", root) or Path("/var/lib/schulit/server-secrets")
+    )
+    servers_table.done()
+    samba = _load_samba(top.table("samba"))
     top.done()
 
     schools = _load_schools(root, problems)
@@ -458,10 +484,27 @@ def load_inventory(root: Path | str) -> Inventory:
         schools=tuple(schools),
         vars=county_vars,
         audit_log=audit_log,
+        server_identities=server_identities,
+        samba=samba,
     )
 
 
-def _load_directory(table: _Table, root: Path) -> DirectorySettings:
+SID_PATTERN = re.compile(r"^S-1-5-21-\d+-\d+-\d+$")
+NETBIOS_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,14}$")
+
+
+def _load_samba(table: _Table) -> SambaSettings:
+    enabled = table.boolean("enabled", False)
+    settings = SambaSettings(
+        enabled=enabled,
+        domain_name=table.string("domain_name", "", required=enabled, pattern=NETBIOS_PATTERN) or "",
+        domain_sid=table.string("domain_sid", "", required=enabled, pattern=SID_PATTERN) or "",
+    )
+    table.done()
+    return settings
+
+
+def _load_directory(table: _Table, root: Path, short_name: str) -> DirectorySettings:
     url = table.string("url", "", required=True)
     if url and not re.match(r"^(ldap|ldaps|ldapi)://", url):
         table.problem("url", f"expected an ldap://, ldaps:// or ldapi:// URL, got {url!r}")
@@ -479,7 +522,15 @@ def _load_directory(table: _Table, root: Path) -> DirectorySettings:
         allow_plaintext_loopback=table.boolean("allow_plaintext_loopback", False),
         timeout=table.number("timeout", 10.0, low=0.1, high=600),
         transactions=table.boolean("transactions", False),
+        client_url=table.string("client_url", url) or url,
+        client_ca_file=table.string("client_ca_file", f"/etc/ssl/certs/{short_name}-ca.pem") or "",
     )
+    if settings.client_url and not re.match(r"^(ldap|ldaps)://", settings.client_url):
+        table.problem("client_url", f"expected an ldap:// or ldaps:// URL, got {settings.client_url!r}")
+    if not settings.client_ca_file.startswith("/"):
+        table.problem(
+            "client_ca_file", f"expected an absolute path on the servers, got {settings.client_ca_file!r}"
+        )
     table.done()
     return settings
 

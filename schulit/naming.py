@@ -16,9 +16,31 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 SPECIAL = {
-    "ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue", "ß": "ss", "ẞ": "SS",
-    "æ": "ae", "Æ": "Ae", "ø": "o", "Ø": "O", "ł": "l", "Ł": "L", "đ": "d", "Đ": "D", "ı": "i",
-    "þ": "th", "Þ": "Th", "œ": "oe", "Œ": "Oe", "ð": "d", "Ð": "D", "ŧ": "t", "ħ": "h",
+    "ä": "ae",
+    "ö": "oe",
+    "ü": "ue",
+    "Ä": "Ae",
+    "Ö": "Oe",
+    "Ü": "Ue",
+    "ß": "ss",
+    "ẞ": "SS",
+    "æ": "ae",
+    "Æ": "Ae",
+    "ø": "o",
+    "Ø": "O",
+    "ł": "l",
+    "Ł": "L",
+    "đ": "d",
+    "Đ": "D",
+    "ı": "i",
+    "þ": "th",
+    "Þ": "Th",
+    "œ": "oe",
+    "Œ": "Oe",
+    "ð": "d",
+    "Ð": "D",
+    "ŧ": "t",
+    "ħ": "h",
 }
 COUNTER_ROOM = 2
 
@@ -52,7 +74,7 @@ def login_base(first_name: str, last_name: str, policy: NamingPolicy) -> str:
     fixed = policy.scheme.replace("{last}", "")
     fixed_length = len(fixed.replace("{first}", first).replace("{f}", initial))
     if "{last}" in policy.scheme and fixed_length + len(last) > budget:
-        last = last[:max(budget - fixed_length, 1)]
+        last = last[: max(budget - fixed_length, 1)]
     login = policy.scheme.replace("{first}", first).replace("{last}", last).replace("{f}", initial).lower()
     login = re.sub(r"[^a-z0-9.-]", "", login)
     login = re.sub(r"[.-]{2,}", lambda m: m.group(0)[0], login).strip(".-")

@@ -143,6 +143,7 @@ def read_directory(
         used_gid_numbers=set(),
         existing_dns=existing_dns(connection, layout.base_dn),
     )
+
     def read_here(search_filter: str) -> Iterator[tuple[str, dict[str, Any]]]:
         return paged(connection, layout.base_dn, search_filter, ACCOUNT_ATTRIBUTES)
 

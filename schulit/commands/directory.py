@@ -1,10 +1,11 @@
-"""``schulit directory init``."""
+"""``schulit directory init|acl``."""
 
 from __future__ import annotations
 
 import click
 
 from schulit.context import AppContext
+from schulit.directory.acl import DEFAULT_DATABASE_DN, FORMATS, access_rules, format_ldif, format_slapd_conf
 from schulit.directory.init import apply_init, plan_init
 from schulit.directory.layout import Layout
 
@@ -23,18 +24,50 @@ def init(app: AppContext, dry_run: bool) -> None:
     settings = app.directory_settings()
     layout = Layout(settings.base_dn)
     with app.directory() as connection:
-        plan = plan_init(connection, layout, [school.id for school in inventory.schools])
+        plan = plan_init(connection, layout, [school.id for school in inventory.schools], inventory.samba)
         if plan.changes == 0:
             app.info(f"directory init: nothing to do ({settings.base_dn} is complete)")
             return
         if dry_run:
             if plan.base_missing:
                 app.info(f"would create {layout.base_dn}")
-            for dn in plan.missing:
+            for dn in plan.missing + ([plan.samba_domain] if plan.samba_domain else []):
                 app.info(f"would create {dn}")
             app.info(f"directory init (dry run): {plan.changes} entries would be created")
             return
-        created = apply_init(connection, layout, plan, inventory.county_name)
+        created = apply_init(connection, layout, plan, inventory.county_name, inventory.samba)
     for dn in created:
         app.detail(f"created {dn}")
     app.info(f"directory init: created {len(created)} entries below {settings.base_dn}")
+
+
+@directory_group.command("acl")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(FORMATS),
+    default="slapd.conf",
+    show_default=True,
+    help="slapd.conf lines, or an LDIF modify for cn=config (olcAccess).",
+)
+@click.option(
+    "--database-dn",
+    default=DEFAULT_DATABASE_DN,
+    show_default=True,
+    help="The cn=config entry of the county's database (LDIF only).",
+)
+@click.pass_obj
+def acl(app: AppContext, output_format: str, database_dn: str) -> None:
+    """Print the OpenLDAP access rules for schulit's subtree (least privilege for the school servers)."""
+    inventory = app.inventory()
+    settings = app.directory_settings()
+    rules = access_rules(
+        Layout(settings.base_dn),
+        settings.bind_dn,
+        [school.id for school in inventory.schools],
+        samba=inventory.samba.enabled,
+    )
+    if output_format == "ldif":
+        click.echo(format_ldif(rules, settings.base_dn, database_dn), nl=False)
+    else:
+        click.echo(format_slapd_conf(rules, settings.base_dn), nl=False)

@@ -1,13 +1,15 @@
 """A real, throwaway OpenLDAP ``slapd`` on a loopback port: for the test suite, the demo and the benchmarks.
 
-Stock Debian schemas only (core, cosine, inetorgperson, nis), an mdb database in its own folder, the root DN
-as the bind DN. The password is generated here, written to a 0600 file and given to slapd as an {SSHA} hash.
+Stock Debian schemas (core, cosine, inetorgperson, nis; Samba's on request), an mdb database in its own
+folder, optional access rules, the root DN as the bind DN. The password is generated here, written to a 0600
+file and given to slapd as an {SSHA} hash.
 The daemon forks and is stopped by the PID in its pid file.
 """
 
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import os
 import secrets
@@ -39,6 +41,25 @@ def free_port(address: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((address, 0))
         return sock.getsockname()[1]
+
+
+SAMBA_SCHEMA_CANDIDATES = (
+    Path("/usr/share/doc/samba/examples/LDAP/samba.schema"),
+    Path("/usr/share/doc/samba/examples/LDAP/samba.schema.gz"),
+)
+
+
+def samba_schema(folder: Path) -> Path:
+    """Debian's samba.schema (from the samba package's examples), unpacked into ``folder`` if gzipped."""
+    for candidate in SAMBA_SCHEMA_CANDIDATES:
+        if candidate.suffix == ".schema" and candidate.exists():
+            return candidate
+        if candidate.exists():
+            target = folder / "samba.schema"
+            folder.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(gzip.decompress(candidate.read_bytes()))
+            return target
+    raise FileNotFoundError("samba.schema not found (Debian's samba: /usr/share/doc/samba/examples/LDAP)")
 
 
 def ssha(password: str) -> str:
@@ -78,6 +99,8 @@ class Slapd:
     tls: TlsFiles | None = None
     bind_password_file: Path | None = None
     ldaps_port: int = 0
+    extra_schemas: tuple[Path, ...] = ()  # e.g. Samba's (see samba_schema())
+    access_rules: str = ""  # slapd.conf access lines for the database (``schulit directory acl``)
 
     @property
     def url(self) -> str:
@@ -112,6 +135,7 @@ class Slapd:
             with os.fdopen(fd, "w") as handle:
                 handle.write(secrets.token_urlsafe(24))
         lines = [f"include {SCHEMA_DIR / name}.schema" for name in SCHEMAS]
+        lines += [f"include {path}" for path in self.extra_schemas]
         lines += [
             f"pidfile {self.pid_file}",
             f"argsfile {self.state_dir / 'slapd.args'}",
@@ -134,6 +158,8 @@ class Slapd:
             f"directory {data_dir}",
         ]
         lines += [f"index {index}" for index in INDEXES]
+        if self.access_rules:
+            lines.append(self.access_rules)
         if not self.durable:
             lines.append("dbnosync")
         fd = os.open(self.config_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
