@@ -85,7 +85,7 @@ def load_manifest(templates_dir: Path, role: str) -> RoleManifest:
         for key in ("name", "template", "dest"):
             if not isinstance(item.get(key), str) or not item[key]:
                 raise SchulitError(f"{where}.{key}: missing (expected a string)")
-        if not item["dest"].startswith("/"):
+        if not item["dest"].startswith(("/", "{{")):
             raise SchulitError(f"{where}.dest: expected an absolute path, got {item['dest']!r}")
         if not (folder / item["template"]).is_file():
             raise SchulitError(f"{where}.template: {folder / item['template']} not found")

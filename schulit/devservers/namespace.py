@@ -25,6 +25,7 @@ class Sandbox:
     binds: tuple[tuple[Path, str], ...] = ()  # (folder on this machine, path inside)
     own_network: bool = False
     extra: tuple[str, ...] = field(default=())  # further shell lines run before the program
+    live: tuple[str, ...] | None = None  # folders of the layers (below etc) to bind; None: see live_folders
 
     def script(self) -> str:
         lines = ["set -e"]
@@ -34,7 +35,11 @@ class Sandbox:
             # an overlay does not follow changes in its layers: the folders that hold files of a layer are
             # bound over the overlay, so files a push replaces later are seen at once
             for layer in self.etc_layers:
-                for folder in live_folders(layer):
+                if self.live is None:
+                    folders = live_folders(layer)
+                else:
+                    folders = [layer / name for name in self.live if (layer / name).is_dir()]
+                for folder in folders:
                     target = "/etc/" + str(folder.relative_to(layer))
                     lines.append(f"mount --bind {shlex.quote(str(folder))} {shlex.quote(target)}")
         for source, target in self.binds:
@@ -94,7 +99,9 @@ SERVER_STATE = (
     ("samba-cache", "/var/cache/samba", ()),
     ("samba-log", "/var/log/samba", ()),
 )
-ROOT_FOLDERS = ("etc/sssd", "etc/ssl/certs", "etc/samba", "etc/ldap", "srv")
+# what a Debian school server has before the first push (sssd-common ships /etc/sssd/conf.d)
+ROOT_FOLDERS = ("etc/sssd/conf.d", "etc/ssl/certs", "etc/samba", "etc/ldap", "srv")
+LIVE = ("pam.d", "sssd", "sssd/conf.d", "ssl/certs", "samba", "ldap")
 
 
 @dataclass
@@ -125,7 +132,7 @@ class ServerNamespace:
                 (folder / sub).mkdir(parents=True, exist_ok=True)
             (folder).chmod(0o755)
             binds.append((folder, target))
-        sandbox = Sandbox(etc_layers=(client, self.root / "etc"), binds=tuple(binds))
+        sandbox = Sandbox(etc_layers=(client, self.root / "etc"), binds=tuple(binds), live=LIVE)
         self.holder = subprocess.Popen(
             sandboxed(sandbox, ["sleep", "infinity"]), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )

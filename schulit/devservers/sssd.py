@@ -1,53 +1,61 @@
 """The real sssd of a school server, on the files a push left below the host's root, in its namespace.
 
-sssd (``-i``: in the foreground, logging to stderr) joins a :class:`ServerNamespace`, where ``/etc/sssd`` is
-the host root's, ``/var/lib/sss`` private and NSS and PAM point at sss. :meth:`getent` and :meth:`login`
-(pamtester: ``authenticate`` then ``acct_mgmt``, as a login does) ask it from inside the same namespace.
+sssd (daemonised, logs in the namespace's private /var/log/sssd) joins a :class:`ServerNamespace`, where
+``/etc/sssd`` is the host root's, ``/var/lib/sss`` private and NSS and PAM point at sss. :meth:`getent` and
+:meth:`login` (pamtester: ``authenticate`` then ``acct_mgmt``, as a login does) ask it from inside it.
 """
 
 from __future__ import annotations
 
-import shutil
-import subprocess
+import os
+import signal
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from schulit.devservers.namespace import ServerNamespace
+from schulit.devservers.slapd import process_alive
+
+RESTART = (
+    'p=$(cat /run/sssd.pid 2>/dev/null); if [ -n "$p" ]; then kill $p; '
+    "for i in $(seq 100); do [ -e /proc/$p ] || break; sleep 0.1; done; fi; "
+    "rm -rf /var/lib/sss/db/* /var/lib/sss/mc/* /var/lib/sss/pipes/nss /var/lib/sss/pipes/pam; "
+    "sssd -D --logger=files -d 0x0070 || exit 1; "
+    "for i in $(seq 100); do [ -S /var/lib/sss/pipes/nss ] && [ -S /var/lib/sss/pipes/pam ] && exit 0; "
+    "sleep 0.1; done; "
+    "exit 1"
+)
+
+
+def restart_command() -> str:
+    """A shell command that (re)starts sssd inside the namespace and waits for its NSS and PAM pipes: what
+    ``systemctl restart sssd`` does on a school server (also used as the test inventory's handler)."""
+    return f"sh -c '{RESTART}'"
 
 
 @dataclass
 class Sssd:
-    """sssd in ``namespace``; stopped by its PID."""
+    """sssd (daemonised, pid file in the namespace's /run) in ``namespace``; stopped by its PID."""
 
     namespace: ServerNamespace
-    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
-    def log_file(self) -> Path:
-        return self.namespace.state_dir / "sssd.log"
+    def log_dir(self) -> Path:
+        return self.namespace.state_dir / "log-sssd"
 
-    def start(self, timeout: float = 20.0) -> Sssd:
-        for cache in (self.namespace.state_dir / "sss" / "db", self.namespace.state_dir / "sss" / "mc"):
-            shutil.rmtree(cache, ignore_errors=True)  # a restart starts with an empty cache, like a new host
-            cache.mkdir(parents=True)
-        log = self.log_file.open("ab")
-        self.process = subprocess.Popen(
-            self.namespace.command(["sssd", "-i", "--logger=stderr", "-d", "0x0070"]),
-            stdout=log,
-            stderr=log,
-        )
-        deadline = time.monotonic() + timeout
-        pipe = self.namespace.state_dir / "sss" / "pipes" / "nss"
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"sssd exited ({self.process.returncode}): {self.log_file.read_text()[-3000:]}"
-                )
-            if pipe.exists():
-                return self
-            time.sleep(0.1)
-        raise RuntimeError(f"sssd did not come up within {timeout:g} s; see {self.log_file}")
+    def start(self) -> Sssd:
+        """Start (or restart) sssd on the pushed sssd.conf."""
+        done = self.namespace.run(["sh", "-c", RESTART], timeout=30)
+        if done.returncode != 0:
+            logs = "".join(p.read_text()[-1500:] for p in sorted(self.log_dir.glob("*.log")))
+            raise RuntimeError(f"sssd did not start: {done.stdout}{done.stderr}{logs}")
+        return self
+
+    def pid(self) -> int | None:
+        try:
+            return int((self.namespace.state_dir / "run" / "sssd.pid").read_text().strip())
+        except (OSError, ValueError):
+            return None
 
     def getent(self, database: str, key: str) -> str:
         """``getent -s sss DATABASE KEY``: the entry line, or "" if sssd does not know it."""
@@ -63,15 +71,16 @@ class Sssd:
         return done.returncode == 0
 
     def restart(self) -> None:
-        self.stop()
         self.start()
 
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
-        self.process = None
+    def stop(self, timeout: float = 15.0) -> None:
+        pid = self.pid()
+        if pid is None:
+            return
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and process_alive(pid):
+            time.sleep(0.05)

@@ -100,6 +100,11 @@ def access_rules(layout: Layout, bind_dn: str, school_ids: Sequence[str], *, sam
         )
     rules += [
         Rule(
+            "The base entry: servers may search from it (and learn nothing more).",
+            f"dn.base={base} attrs=entry",
+            (writer, (all_servers, "search"), ("*", "break")),
+        ),
+        Rule(
             "The containers servers search from: search, never read (no list of the county's schools).",
             f'dn.subtree={schools} filter="(objectClass=organizationalUnit)"',
             (writer, (all_servers, "search"), ("*", "break")),
