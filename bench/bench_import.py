@@ -20,7 +20,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import ldapadd, ldif_dump, timed, write_county
 from schulit.accounts.service import SyncOptions, run_sync
 from schulit.devservers.slapd import Slapd
-from schulit.directory.connection import apply_env_overrides
 from schulit.inventory import load_inventory
 
 
@@ -47,9 +46,8 @@ def main() -> int:
                     transactions=args.transactions,
                 )
             )
-            settings = apply_env_overrides(inventory.directory, {})
             with timed("schulit", results):
-                outcome = run_sync(inventory, settings, SyncOptions(lock_timeout=5), command="bench")
+                outcome = run_sync(inventory, SyncOptions(lock_timeout=5), command="bench")
             assert not outcome.result.failed, outcome.result.failed[:3]
             entries = len(outcome.result.applied)
             ldif = ldif_dump(ours)

@@ -29,7 +29,6 @@ from bench.common import ldapadd, ldapsearch_all, ldif_dump, timed, write_county
 from schulit.accounts.service import SyncOptions, run_sync
 from schulit.cli import cli
 from schulit.devservers.slapd import Slapd
-from schulit.directory.connection import apply_env_overrides
 from schulit.inventory import load_inventory
 
 
@@ -74,10 +73,9 @@ def main() -> int:
                 root / "inventory", ours, args.pupils, args.schools, hash_scheme=args.hash
             )
             inventory = load_inventory(inventory_dir)
-            settings = apply_env_overrides(inventory.directory, {})
 
             with timed("import", results):
-                first = run_sync(inventory, settings, SyncOptions(today=day, lock_timeout=5), command="bench")
+                first = run_sync(inventory, SyncOptions(today=day, lock_timeout=5), command="bench")
             assert not first.result.failed, first.result.failed[:3]
             entries = len(first.result.applied)
             ldif = ldif_dump(ours)
@@ -86,8 +84,7 @@ def main() -> int:
 
             left, joined, moved = churn(inventory_dir / "rosters", 2.0)
             with timed("churn", results):
-                second = run_sync(
-                    inventory, settings, SyncOptions(today=day, lock_timeout=5), command="bench"
+                second = run_sync(inventory, SyncOptions(today=day, lock_timeout=5), command="bench"
                 )
             assert not second.result.failed, second.result.failed[:3]
             assert not any(s.safety_stop or s.error for s in second.plan.schools), second.plan.schools[:2]
@@ -96,7 +93,7 @@ def main() -> int:
             with timed("ldapsearch", results):
                 ldapsearch_all(ours)
             with timed("nochange", results):
-                third = run_sync(inventory, settings, SyncOptions(today=day, lock_timeout=5), command="bench")
+                third = run_sync(inventory, SyncOptions(today=day, lock_timeout=5), command="bench")
             assert not third.plan.pending, third.plan.pending[:3]
 
             later = (day + timedelta(days=91)).isoformat()

@@ -18,10 +18,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import ldapadd, ldapsearch_all, timed, write_county
-from schulit.accounts.apply import person_attributes
+from schulit.accounts.schema import person_attributes
 from schulit.accounts.service import SyncOptions, compute_plan, run_sync
 from schulit.devservers.slapd import Slapd, ssha
-from schulit.directory.connection import apply_env_overrides, connect
+from schulit.directory.connection import connect
 from schulit.directory.init import base_entry
 from schulit.inventory import load_inventory
 
@@ -75,7 +75,7 @@ def main() -> int:
             inventory = load_inventory(
                 write_county(root / "inventory", slapd, args.pupils, args.schools, hash_scheme="ssha")
             )
-            settings = apply_env_overrides(inventory.directory, {})
+            settings = inventory.directory
             connection = connect(settings)
             started = time.perf_counter()
             plan = compute_plan(inventory, connection, SyncOptions())
@@ -85,7 +85,7 @@ def main() -> int:
             with timed("ldapsearch", results):
                 ldapsearch_all(slapd)
             with timed("schulit", results):
-                outcome = run_sync(inventory, settings, SyncOptions(lock_timeout=5), command="bench")
+                outcome = run_sync(inventory, SyncOptions(lock_timeout=5), command="bench")
             assert not outcome.plan.pending, outcome.plan.pending[:3]
         finally:
             slapd.stop(kill=True)

@@ -1,20 +1,13 @@
-"""What one CLI invocation carries: the inventory path, how loud to be, how to reach the directory."""
+"""What one CLI invocation carries: the inventory path, how loud to be, and the resolved inventory."""
 
 from __future__ import annotations
 
 import os
 import sys
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from schulit.inventory import DirectorySettings, Inventory, load_inventory
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
-
-    import ldap3
+from schulit.inventory import Inventory, load_inventory
 
 
 @dataclass
@@ -27,27 +20,10 @@ class AppContext:
     _inventory: Inventory | None = field(default=None, repr=False)
 
     def inventory(self) -> Inventory:
-        """Load (once) and return the validated inventory."""
+        """Load (once) and return the validated inventory, with the environment's overrides applied."""
         if self._inventory is None:
-            self._inventory = load_inventory(self.inventory_path)
+            self._inventory = load_inventory(self.inventory_path, os.environ)
         return self._inventory
-
-    def directory_settings(self) -> DirectorySettings:
-        """The inventory's directory settings with ``SCHULIT_LDAP_*`` overrides applied."""
-        from schulit.directory.connection import apply_env_overrides
-
-        return apply_env_overrides(self.inventory().directory, os.environ)
-
-    @contextmanager
-    def directory(self, **kwargs: str) -> Iterator[ldap3.Connection]:
-        """A bound directory connection, unbound on exit."""
-        from schulit.directory.connection import connect
-
-        connection = connect(self.directory_settings(), **kwargs)
-        try:
-            yield connection
-        finally:
-            connection.unbind()
 
     def info(self, message: str) -> None:
         """Human progress/result line on stdout, unless --quiet."""

@@ -7,18 +7,25 @@ Layout of an inventory directory::
 
 Every problem is collected (not just the first) and reported as ``file: key: problem``.
 Relative paths in the files are resolved against the inventory directory.
+
+The environment overrides the directory connection (``SCHULIT_LDAP_*``, SPEC §6) *at load*: the values go
+through the same validators as the file's (a problem names the variable), and the returned ``Inventory`` is
+the one resolved truth that every layer below the CLI receives: there is no unresolved copy to pick.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
+from schulit.directory.layout import Layout, normalise_dn
 from schulit.errors import InventoryError
 from schulit.naming import NamingPolicy
 from schulit.records import RosterSource
@@ -41,6 +48,14 @@ ROSTER_FORMATS = ("csv", "oneroster")
 ROSTER_ROLES = ("pupil", "teacher", "mixed")
 HASH_SCHEMES = ("crypt-sha512", "ssha")
 ID_SCOPES = ("school", "county")
+ENV_OVERRIDES = {  # environment variable -> key in [directory]
+    "SCHULIT_LDAP_URL": "url",
+    "SCHULIT_LDAP_BASE_DN": "base_dn",
+    "SCHULIT_LDAP_BIND_DN": "bind_dn",
+    "SCHULIT_LDAP_PASSWORD_FILE": "password_file",
+    "SCHULIT_LDAP_CA_FILE": "ca_file",
+}
+DEFAULT_PORTS = {"ldap": 389, "ldaps": 636}
 
 
 @dataclass(frozen=True)
@@ -58,6 +73,21 @@ class DirectorySettings:
     transactions: bool = False  # new accounts in RFC 5805 transactions (README: a slapd 2.5 crash)
     client_url: str = ""  # the URL school servers use (default: url)
     client_ca_file: str = ""  # the CA's path on the servers (default /etc/ssl/certs/<short_name>-ca.pem)
+
+    @property
+    def identity(self) -> str:
+        """Which directory and subtree these settings address, spelled one way (the run lock's key).
+
+        ``ldap://127.0.0.1/`` and ``LDAP://127.0.0.1:389`` are the same server; ``dc=A, dc=B`` and
+        ``dc=a,dc=b`` the same subtree.
+        """
+        parsed = urlparse(self.url)
+        scheme = parsed.scheme.lower()
+        if scheme == "ldapi":
+            where = parsed.netloc.lower()
+        else:
+            where = f"{(parsed.hostname or '').lower()}:{parsed.port or DEFAULT_PORTS.get(scheme, 0)}"
+        return f"{scheme}://{where}\0{normalise_dn(self.base_dn)}"
 
 
 @dataclass(frozen=True)
@@ -222,6 +252,11 @@ class Inventory:
         """All servers of all schools."""
         return [server for school in self.schools for server in school.servers]
 
+    @property
+    def layout(self) -> Layout:
+        """Where things live below the (resolved) base DN."""
+        return Layout(self.directory.base_dn)
+
 
 class _Table:
     """A TOML table being validated: remembers file and key path, collects problems."""
@@ -355,6 +390,29 @@ class _Table:
             self.problem(key, "unknown key")
 
 
+class _WithEnvironment(_Table):
+    """A table with some keys taken from environment variables: their problems name the variable, and
+    their relative paths are relative to the working directory (where the variable was set)."""
+
+    def __init__(self, table: _Table, overrides: Mapping[str, tuple[str, str]]):
+        super().__init__(
+            {**table.data, **{key: value for key, (_variable, value) in overrides.items()}},
+            table.file,
+            table.where,
+            table.problems,
+        )
+        self.variables = {key: variable for key, (variable, _value) in overrides.items()}
+
+    def problem(self, key: str, message: str) -> None:
+        if key in self.variables:
+            self.problems.append(f"environment: {self.variables[key]}: {message}")
+        else:
+            super().problem(key, message)
+
+    def path(self, key: str, base: Path, *, required: bool = False) -> Path | None:
+        return super().path(key, Path.cwd() if key in self.variables else base, required=required)
+
+
 def _read_toml(file: Path, problems: list[str]) -> dict[str, Any] | None:
     try:
         with file.open("rb") as handle:
@@ -371,8 +429,10 @@ def _check_dn(table: _Table, key: str, value: str | None) -> None:
         table.problem(key, f"{value!r} is not a distinguished name like dc=example,dc=org")
 
 
-def load_inventory(root: Path | str) -> Inventory:
-    """Load and validate the inventory in ``root``; raise InventoryError listing every problem."""
+def load_inventory(root: Path | str, environ: Mapping[str, str] | None = None) -> Inventory:
+    """Load and validate the inventory in ``root`` with the ``SCHULIT_LDAP_*`` variables of ``environ``
+    (default: the process environment) applied; raise InventoryError listing every problem."""
+    environ = os.environ if environ is None else environ
     root = Path(root).resolve()
     problems: list[str] = []
     county_file = root / "county.toml"
@@ -388,7 +448,12 @@ def load_inventory(root: Path | str) -> Inventory:
     short_name = county.string("short_name", "", required=True, pattern=SCHOOL_ID_PATTERN)
     county.done()
 
-    directory = _load_directory(top.table("directory", required=True), root, short_name or "county")
+    overrides = {
+        key: (variable, environ[variable]) for variable, key in ENV_OVERRIDES.items() if environ.get(variable)
+    }
+    directory = _load_directory(
+        _WithEnvironment(top.table("directory", required=True), overrides), root, short_name or "county"
+    )
     naming_table = top.table("naming")
     naming = NamingPolicy(
         scheme=naming_table.string("scheme", "{first}.{last}"),
@@ -598,9 +663,9 @@ def _load_school(table: _Table, root: Path) -> School | None:
 
 
 def _load_roster(table: _Table, root: Path) -> RosterSource:
+    # A missing file is not an inventory error: that school's sync fails (the others go on) and rendering its
+    # configs, which reads the directory, still works; ``inventory check`` reports it.
     path = table.path("path", root, required=True)
-    if path is not None and not path.exists():
-        table.problem("path", f"roster file not found: {path}")
     roster_format = table.string("format", "csv", choices=ROSTER_FORMATS)
     role = table.string("role", "pupil" if roster_format == "csv" else "mixed", choices=ROSTER_ROLES)
     delimiter = table.string("delimiter", "auto")

@@ -1,10 +1,13 @@
 """The two runs the tool exists for, composed from the accounts, letters and configs building blocks.
 
-- ``term_start``: supervised. Plan (safety limits shown, lifted only after a typed "yes"), sync, password
-  letters per school into the output folder (delivery files shredded once printed, so a re-run prints nothing
-  twice), configs push, report.
+- ``term_start``: supervised. Plan (a school over the safety limit is stopped and shown, and written only
+  with ``force``), typed "yes", sync, password letters per school into the output folder (delivery files
+  shredded once printed, so a re-run prints nothing twice), configs push, report.
 - ``nightly``: unattended. Sync with the safety limits kept, then push; quiet on success, a short report on
   stderr and a non-zero exit code otherwise.
+
+Configs are rendered from the directory, so pushing after a stopped or refused school is safe: its servers
+get the shares of its last good state.
 """
 
 from __future__ import annotations
@@ -17,11 +20,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from schulit.accounts.diff import safety_limit
+from schulit.accounts import service
 from schulit.accounts.model import Plan
+from schulit.accounts.rules import over_safety_limit
 from schulit.accounts.service import SyncOptions, SyncOutcome, run_sync
-from schulit.errors import EXIT_ERROR, EXIT_HOSTS_FAILED, EXIT_OK, EXIT_SAFETY_LIMIT
-from schulit.inventory import DirectorySettings, Inventory
+from schulit.errors import EXIT_ERROR, EXIT_HOSTS_FAILED, EXIT_OK, EXIT_SAFETY_LIMIT, SafetyLimitError
+from schulit.inventory import Inventory
 
 
 @dataclass
@@ -58,41 +62,34 @@ class RunReport:
 
 
 def over_limit(plan: Plan, inventory: Inventory) -> dict[str, tuple[int, int]]:
-    """Schools whose deactivations exceed the safety limit: school -> (deactivations, limit)."""
+    """Schools of a forced plan whose deactivations exceed the safety limit: school -> (count, limit)."""
     counts: dict[str, int] = {}
     for change in plan.changes:
         if change.action == "deactivate":
             counts[change.school] = counts.get(change.school, 0) + 1
-    result = {}
-    for school, count in counts.items():
-        limit = safety_limit(inventory.safety, plan.managed.get(school, 0))
-        if count > limit:
-            result[school] = (count, limit)
-    return result
+    return over_safety_limit(inventory.safety, counts, plan.managed)
 
 
 def term_start(
     inventory: Inventory,
-    settings: DirectorySettings,
     *,
     schools: tuple[str, ...],
     output: Path,
     confirm: Callable[[Plan], bool],
+    force: bool = False,
     today: date | None = None,
     say: Callable[[str], None] = print,
     show_progress: bool = False,
 ) -> RunReport:
-    """Plan → confirm → sync (limits lifted after confirmation) → letters → push → report."""
+    """Plan → confirm → sync (safety limits kept unless ``force``) → letters → push → report."""
     from schulit.configs import push_configs
     from schulit.configs.push import tty_progress
     from schulit.letters import write_letters
 
     report = RunReport()
     output.mkdir(parents=True, exist_ok=True, mode=0o700)
-    options = SyncOptions(schools=schools, force=True, today=today)
-    outcome = run_sync(
-        inventory, settings, options, command="term-start", confirm=confirm, show_progress=show_progress
-    )
+    options = SyncOptions(schools=schools, force=force, today=today)
+    outcome = run_sync(inventory, options, command="term-start", confirm=confirm, show_progress=show_progress)
     report.sync = outcome
     if outcome.plan.pending and not outcome.result.applied and not outcome.result.failed:
         report.cancelled = True
@@ -126,7 +123,6 @@ def _write_private(path: Path, text: str) -> None:
 
 def nightly(
     inventory: Inventory,
-    settings: DirectorySettings,
     *,
     today: date | None = None,
     purge: bool = False,
@@ -138,7 +134,7 @@ def nightly(
 
     report = RunReport()
     report.sync = run_sync(
-        inventory, settings, SyncOptions(today=today), command="nightly", show_progress=show_progress
+        inventory, SyncOptions(today=today), command="nightly", show_progress=show_progress
     )
     for school in report.sync.plan.schools:
         if school.error:
@@ -148,45 +144,21 @@ def nightly(
     for change, error in report.sync.result.failed:
         report.messages.append(f"failed: {change.action} {change.dn}: {error}")
     if purge:
-        report.messages.extend(_purge(inventory, settings, today or date.today()))
-    # A school whose export was refused keeps the configs built from its last good state: rendering from a
-    # truncated export would drop class shares and devices from its servers.
-    held_back = {r.school_id for r in report.sync.plan.schools if r.error or r.safety_stop}
-    for school_id in sorted(held_back):
-        report.messages.append(f"{school_id}: configs not pushed (its roster was not synced)")
-    targets = sorted({s.school_id for s in inventory.servers()} - held_back)
-    if not targets:
+        report.messages.extend(_purge(inventory, today or date.today()))
+    if not inventory.servers():
         return report
-    report.push = push_configs(
-        inventory,
-        limits=targets if held_back else (),
-        progress=tty_progress if show_progress else None,
-    )
+    # every school is pushed: the configs come from the directory, where a refused export changed nothing
+    report.push = push_configs(inventory, progress=tty_progress if show_progress else None)
     for host in report.push.hosts:
         if host.status in ("failed", "unreachable"):
             report.messages.append(f"{host.name}: {host.status}: {host.error}")
     return report
 
 
-def _purge(inventory: Inventory, settings: DirectorySettings, today: date) -> list[str]:
-    from schulit.accounts import ops
-    from schulit.accounts.lock import default_lock_path, run_lock
-    from schulit.audit import AuditLog
-    from schulit.directory.connection import connect
-    from schulit.directory.layout import Layout
-    from schulit.errors import SafetyLimitError
-
-    layout = Layout(settings.base_dn)
-    with run_lock(default_lock_path(settings.url, settings.base_dn)):
-        connection = connect(settings)
-        try:
-            plan = ops.plan_purge(connection, inventory, layout, today)
-            try:
-                ops.check_purge_limit(plan, inventory, connection, layout)
-            except SafetyLimitError as exc:
-                return [f"purge: {exc}"]
-            with AuditLog(inventory.audit_log, "nightly purge") as audit:
-                ops.apply_purge(connection, inventory, layout, plan, audit)
-        finally:
-            connection.unbind()
+def _purge(inventory: Inventory, today: date) -> list[str]:
+    """Nightly purge within the safety limit; a problem line instead of an exception."""
+    try:
+        service.purge(inventory, today, command="nightly purge")
+    except SafetyLimitError as exc:
+        return [f"purge: {exc}"]
     return []

@@ -14,32 +14,23 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterable
 from contextlib import closing
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import ldap3
 from ldap3.core.exceptions import LDAPException
-from ldap3.utils.dn import parse_dn
 
-from schulit.accounts.model import (
-    DEACTIVATED_PREFIX,
-    GROUP_MARKER,
-    LOCKED_PREFIX,
-    Change,
-    Plan,
-)
+from schulit.accounts import schema
+from schulit.accounts.model import Change, Plan
+from schulit.accounts.rules import PasswordHolder, write_new_passwords
 from schulit.audit import AuditLog
-from schulit.delivery import DeliveryRecord, write_delivery
 from schulit.directory.init import base_entry
-from schulit.directory.layout import MANAGED_DESCRIPTION
 from schulit.directory.writer import PipelinedWriter, offers_transactions
 from schulit.errors import DirectoryError
 from schulit.hashworkers import HelperHashes
 from schulit.inventory import Inventory
 from schulit.passwords import generate_password, hash_password
 
-PERMISSIVE_MODIFY = ("1.2.840.113556.1.4.1413", False, None)
 WINDOW = 64  # write requests in flight at once
 TRANSACTION_SIZE = 250  # new accounts committed together where the server offers transactions
 POOL_THRESHOLD = 200  # hash in helper processes from this many new passwords on
@@ -59,80 +50,6 @@ class ApplyResult:
             "failed": [{**c.to_json(), "error": error} for c, error in self.failed],
             "delivery_files": [str(p) for p in self.delivery_files],
         }
-
-
-def disabled_hash(value: str) -> str:
-    """``{CRYPT}$6$..`` → ``{CRYPT}!$6$..``: no password can match it any more."""
-    if "}" in value and value.startswith("{"):
-        scheme, rest = value.split("}", 1)
-        return value if rest.startswith("!") else f"{scheme}}}!{rest}"
-    return value if value.startswith("!") else f"!{value}"
-
-
-def enabled_hash(value: str) -> str:
-    """Undo ``disabled_hash``."""
-    if "}!" in value:
-        scheme, rest = value.split("}!", 1)
-        return f"{scheme}}}{rest}"
-    return value[1:] if value.startswith("!") else value
-
-
-def person_attributes(change: Change, password_hash: str) -> dict[str, Any]:
-    """LDAP attributes of a new account from its plan entry."""
-    details = change.details
-    full_name = f"{details['first_name']} {details['last_name']}"
-    attributes: dict[str, Any] = {
-        "uid": change.login,
-        "cn": full_name,
-        "sn": details["last_name"],
-        "givenName": details["first_name"],
-        "displayName": full_name,
-        "uidNumber": str(details["uid_number"]),
-        "gidNumber": str(details["gid_number"]),
-        "homeDirectory": f"/home/{change.login}",
-        "loginShell": "/bin/bash",
-        "employeeNumber": details["key"],
-        "employeeType": details["role"],
-        "departmentNumber": details["schools"],
-        "userPassword": password_hash,
-    }
-    if details.get("class"):
-        attributes["ou"] = details["class"]
-    if details.get("email"):
-        attributes["mail"] = details["email"]
-    return attributes
-
-
-UPDATE_ATTRIBUTES = {
-    "first_name": "givenName",
-    "last_name": "sn",
-    "class": "ou",
-    "email": "mail",
-    "schools": "departmentNumber",
-    "gid_number": "gidNumber",
-    "key": "employeeNumber",
-}
-
-
-def update_modification(change: Change) -> dict[str, list[tuple[str, list[str]]]]:
-    """The LDAP modify of an ``update`` plan entry."""
-    modification: dict[str, list[tuple[str, list[str]]]] = {}
-    changes = change.details["changes"]
-    for name, (_old, new) in changes.items():
-        attribute = UPDATE_ATTRIBUTES.get(name)
-        if attribute is None:
-            continue
-        if new is None or new == []:
-            modification[attribute] = [(ldap3.MODIFY_REPLACE, [])]
-        else:
-            modification[attribute] = [
-                (ldap3.MODIFY_REPLACE, [str(v) for v in new] if isinstance(new, list) else [str(new)])
-            ]
-    if "cn" in changes:
-        full_name = changes["cn"][1]
-        modification["cn"] = [(ldap3.MODIFY_REPLACE, [full_name])]
-        modification["displayName"] = [(ldap3.MODIFY_REPLACE, [full_name])]
-    return modification
 
 
 class _Pipeline:
@@ -223,9 +140,10 @@ def _hashes(
     return HelperHashes(passwords, scheme, helpers=(os.cpu_count() or 2) if transactions else None)
 
 
-def _read_password_and_description(connection: ldap3.Connection, dn: str) -> tuple[str, list[str]]:
+def read_state_attributes(connection: ldap3.Connection, dn: str) -> tuple[str, list[str]]:
+    """The current password hash and description values of one account (what state changes build on)."""
     ok, _result, response, _ = connection.search(
-        dn, "(objectClass=*)", ldap3.BASE, attributes=["userPassword", "description"]
+        dn, "(objectClass=*)", ldap3.BASE, attributes=schema.STATE_ATTRIBUTES
     )
     if not ok or not response:
         raise DirectoryError(f"cannot read {dn}")
@@ -269,7 +187,6 @@ def _apply(
     result = ApplyResult()
     pipeline = _Pipeline(wire, result, audit)
     changes = plan.pending
-    today = plan.today.isoformat()
     tick = progress or (lambda _n: None)
 
     def phase(actions: set[str]) -> list[Change]:
@@ -284,9 +201,7 @@ def _apply(
             if change.dn.lower() == inventory.directory.base_dn.lower():
                 classes, attributes = base_entry(change.dn, inventory.county_name)
             else:
-                classes = ["top", "organizationalUnit"]
-                ou = parse_dn(change.dn, escape=False)[0][1]
-                attributes = {"ou": ou, "description": MANAGED_DESCRIPTION}
+                classes, attributes = schema.container_entry(change.dn)
             pipeline.send(
                 change,
                 "add",
@@ -295,18 +210,14 @@ def _apply(
             )
             pipeline.drain()  # parents before children
         for change in phase({"group-create"}):
-            attributes = {
-                "cn": parse_dn(change.dn, escape=False)[0][1],
-                "gidNumber": str(change.details["gid_number"]),
-                "description": GROUP_MARKER,
-            }
-            if change.details["members"]:
-                attributes["memberUid"] = change.details["members"]
+            attributes = schema.group_attributes(
+                change.dn, change.details["gid_number"], change.details["members"]
+            )
             pipeline.send(
                 change,
                 "add",
                 attributes,
-                lambda c=change, a=attributes: wire.add(c.dn, ["top", "posixGroup"], a),
+                lambda c=change, a=attributes: wire.add(c.dn, schema.GROUP_CLASSES, a),
             )
         pipeline.drain()
         tick(len(result.applied))
@@ -334,43 +245,28 @@ def _apply(
         )
     pipeline.drain()  # updates address the moved DNs
     for change in phase({"update"}):
-        if set(change.details["changes"]) == {"key"}:
-            modification = {"employeeNumber": [(ldap3.MODIFY_REPLACE, [change.details["changes"]["key"][1]])]}
-        else:
-            modification = update_modification(change)
+        modification = schema.update_modification(change)
         if modification:
             pipeline.send(
                 change, "modify", modification, lambda c=change, m=modification: wire.modify(c.dn, m)
             )
     pipeline.drain()
     for change in phase({"reactivate", "deactivate"}):
-        password, descriptions = _read_password_and_description(reader, change.dn)
-        locked = any(d.startswith(LOCKED_PREFIX) for d in descriptions)
-        modification: dict[str, list[tuple[str, list[str]]]] = {}
+        password, descriptions = read_state_attributes(reader, change.dn)
         if change.action == "deactivate":
-            modification["description"] = [(ldap3.MODIFY_ADD, [f"{DEACTIVATED_PREFIX}{today}"])]
-            modification["shadowExpire"] = [(ldap3.MODIFY_REPLACE, ["1"])]
-            modification["userPassword"] = [(ldap3.MODIFY_REPLACE, [disabled_hash(password)])]
+            modification = schema.deactivate_modification(password, plan.today)
         else:
-            stale = [d for d in descriptions if d.startswith(DEACTIVATED_PREFIX)]
-            modification["description"] = [(ldap3.MODIFY_DELETE, stale)]
-            if not locked:
-                modification["shadowExpire"] = [(ldap3.MODIFY_REPLACE, [])]
-                modification["userPassword"] = [(ldap3.MODIFY_REPLACE, [enabled_hash(password)])]
+            modification = schema.reactivate_modification(password, descriptions)
         pipeline.send(change, "modify", modification, lambda c=change, m=modification: wire.modify(c.dn, m))
     pipeline.drain()
     tick(len(result.applied))
     for change in phase({"group-update"}):
-        modification = {}
-        if change.details["add"]:
-            modification["memberUid"] = [(ldap3.MODIFY_ADD, change.details["add"])]
-        if change.details["remove"]:
-            modification.setdefault("memberUid", []).append((ldap3.MODIFY_DELETE, change.details["remove"]))
+        modification = schema.membership_modification(change.details["add"], change.details["remove"])
         pipeline.send(
             change,
             "modify",
-            ["memberUid"],
-            lambda c=change, m=modification: wire.modify(c.dn, m, [PERMISSIVE_MODIFY]),
+            list(modification),
+            lambda c=change, m=modification: wire.modify(c.dn, m, [schema.PERMISSIVE_MODIFY]),
         )
     for change in phase({"group-delete"}):
         pipeline.send(change, "delete", [], lambda c=change: wire.delete(c.dn))
@@ -393,36 +289,29 @@ def _write_creates(
     """Passwords → delivery files (0600, fsync) → adds with the hashes as they arrive: in transactions of
     TRANSACTION_SIZE where the server offers them (one disk sync each instead of one per account),
     pipelined one by one otherwise."""
-    policy = inventory.passwords
-    issued_at = datetime.now(UTC).isoformat(timespec="seconds")
-    by_school: dict[str, list[DeliveryRecord]] = {}
-    for change, password in zip(creates, passwords, strict=True):
-        details = change.details
-        school = inventory.school(change.school)
-        by_school.setdefault(change.school, []).append(
-            DeliveryRecord(
-                school_id=school.id,
-                school_name=school.name,
-                class_name=details.get("class") or "",
-                role=details["role"],
-                login=change.login,
-                first_name=details["first_name"],
-                last_name=details["last_name"],
-                password=password,
-                reason="new",
-                issued_at=issued_at,
-            )
+    holders = [
+        PasswordHolder(
+            login=change.login,
+            role=change.details["role"],
+            first_name=change.details["first_name"],
+            last_name=change.details["last_name"],
+            class_name=change.details.get("class"),
+            school_id=change.school,
         )
-    for school_id, records in sorted(by_school.items()):
-        path = write_delivery(policy.delivery_dir, school_id, records)
-        if path is not None:
-            result.delivery_files.append(path)
+        for change in creates
+    ]
+    school_names = {c.school: c.details.get("school_name", c.school) for c in creates}
+    result.delivery_files.extend(
+        write_new_passwords(
+            inventory.passwords.delivery_dir, zip(holders, passwords, strict=True), school_names, "new"
+        )
+    )
     batch: list[_Add] = []
     for index, (change, hashed) in enumerate(zip(creates, hashes, strict=True)):
-        attributes = person_attributes(change, hashed)
+        attributes = schema.person_attributes(change, hashed)
         add = _Add(
             change,
-            (change.dn, ["top", "inetOrgPerson", "posixAccount", "shadowAccount"], attributes),
+            (change.dn, schema.ACCOUNT_CLASSES, attributes),
             [a for a in attributes if a != "userPassword"] + ["userPassword"],
         )
         if not transactions:
@@ -439,4 +328,4 @@ def _write_creates(
     pipeline.drain()
 
 
-__all__ = ["ApplyResult", "apply_plan", "disabled_hash", "enabled_hash"]
+__all__ = ["ApplyResult", "apply_plan", "read_state_attributes"]

@@ -11,12 +11,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
-from ldap3.utils.dn import escape_rdn
-
 from schulit.accounts.desired import DesiredState
 from schulit.accounts.model import (
     COUNTY_GROUPS,
-    ROLE_CONTAINERS,
     ActualAccount,
     Change,
     DesiredPerson,
@@ -24,10 +21,10 @@ from schulit.accounts.model import (
     Plan,
     SchoolReport,
 )
-from schulit.directory.init import normalise_dn
-from schulit.directory.layout import Layout
+from schulit.accounts.rules import managed_counts, over_safety_limit
+from schulit.directory.layout import ROLE_CONTAINERS, Layout, normalise_dn
 from schulit.errors import SchulitError
-from schulit.inventory import Inventory, NumberRange, SafetyLimits
+from schulit.inventory import Inventory, NumberRange
 from schulit.naming import allocate_login, login_base
 from schulit.rosters.matching import probable_renames
 
@@ -67,21 +64,6 @@ class _Allocator:
         return self._next
 
 
-def safety_limit(limits: SafetyLimits, managed_accounts: int) -> int:
-    """How many deactivations/deletions one school may have in one run."""
-    return min(limits.max_count, max(1, int(managed_accounts * limits.max_percent / 100)))
-
-
-def group_dn(layout: Layout, school_id: str | None, name: str) -> str:
-    """DN of a school group (school_id given) or a county-wide group."""
-    parent = layout.container_dn(school_id, "groups") if school_id else layout.county_groups_dn
-    return f"cn={escape_rdn(name)},{parent}"
-
-
-def account_dn(layout: Layout, school_id: str, role: str, login: str) -> str:
-    return f"uid={escape_rdn(login)},{layout.container_dn(school_id, ROLE_CONTAINERS[role])}"
-
-
 def _birth_date_of_key(key: str) -> date | None:
     """Name+birthdate keys end in ``|yyyy-mm-dd``."""
     try:
@@ -99,14 +81,16 @@ class _Planner:
         today: date,
         selected: set[str],
         confirmed_renames: set[str],
+        frozen: set[str],
     ):
         self.inventory = inventory
-        self.layout = Layout(inventory.directory.base_dn)
+        self.layout = inventory.layout
         self.desired = desired
         self.actual = actual
         self.today = today
         self.selected = selected
         self.confirmed_renames = confirmed_renames
+        self.frozen = frozen
         self.changes: list[Change] = []
         self.taken = set(actual.taken_logins)
         self.uids = _Allocator(inventory.uid_range, set(actual.used_uid_numbers), "uidNumber")
@@ -126,7 +110,7 @@ class _Planner:
         return changes
 
     def role_group_gid(self, school_id: str, role: str) -> int:
-        dn = group_dn(self.layout, school_id, f"{school_id}-{ROLE_CONTAINERS[role]}")
+        dn = self.layout.group_dn(school_id, f"{school_id}-{ROLE_CONTAINERS[role]}")
         return self._gid_for(dn)
 
     def _gid_for(self, dn: str) -> int:
@@ -153,7 +137,9 @@ class _Planner:
             appeared = [
                 p
                 for p in self.desired.persons.values()
-                if p.schools[0] == school_id and p.key not in self.actual.accounts
+                if p.schools[0] == school_id
+                and p.key not in self.actual.accounts
+                and p.key not in self.frozen
             ]
             for old_key, person in probable_renames(vanished, appeared):
                 account = self.actual.accounts[old_key]
@@ -205,9 +191,10 @@ class _Planner:
             "uid_number": self.uids.take(),
             "gid_number": self.role_group_gid(home, person.role),
             "origin": person.origin,
+            "school_name": self.inventory.school(home).name,
         }
         self.changes.append(
-            Change("create", home, account_dn(self.layout, home, person.role, login), login, details)
+            Change("create", home, self.layout.account_dn(home, person.role, login), login, details)
         )
         self.final[person.key] = FinalAccount(
             login, person.role, person.schools, home, person.class_name, True
@@ -234,7 +221,7 @@ class _Planner:
         if home not in target:
             preferred = [s for s in (person.schools if person else ()) if s in target] or list(target)
             home = preferred[0]
-            dn = account_dn(self.layout, home, account.role, account.login)
+            dn = self.layout.account_dn(home, account.role, account.login)
             self.changes.append(
                 Change(
                     "move",
@@ -288,7 +275,7 @@ class _Planner:
         groups: dict[str, tuple[str, str | None, set[str]]] = {}
 
         def add(school_id: str | None, name: str) -> set[str]:
-            dn = group_dn(self.layout, school_id, name)
+            dn = self.layout.group_dn(school_id, name)
             return groups.setdefault(dn.lower(), (dn, school_id, set()))[2]
 
         for name in COUNTY_GROUPS.values():
@@ -360,6 +347,10 @@ class _Planner:
         for key in keys:
             person = self.desired.persons.get(key)
             account = remapped.get(key) or self.actual.accounts.get(key)
+            if key in self.frozen:
+                if account is not None:
+                    self.final[key] = replace_final(account, active=account.deactivated_on is None)
+                continue
             if account is None:
                 if person is not None:
                     new_persons.append(person)
@@ -403,15 +394,6 @@ def replace_final(account: ActualAccount, *, active: bool) -> FinalAccount:
     )
 
 
-def managed_counts(actual: DirectoryState) -> dict[str, int]:
-    """Managed, not deactivated accounts per home school."""
-    counts: dict[str, int] = {}
-    for account in actual.accounts.values():
-        if account.deactivated_on is None:
-            counts[account.home_school] = counts.get(account.home_school, 0) + 1
-    return counts
-
-
 def plan_changes(
     inventory: Inventory,
     desired: DesiredState,
@@ -421,29 +403,37 @@ def plan_changes(
     force: bool = False,
     confirmed_renames: Iterable[str] = (),
 ) -> Plan:
-    """Compute the plan; schools over the safety limit are left out (reported) unless ``force``."""
+    """Compute the plan. A school over the safety limit is stopped unless ``force``: the plan is made again
+    as if its roster had not been read, so that nothing at all is written for it (no update, class change,
+    move, reactivation or group change either); its report lists what it would have deactivated."""
     reports = {r.school_id: r for r in desired.reports}
     selected = set(desired.readable_schools)
-    counts = managed_counts(actual)
+    counts = managed_counts(actual.accounts.values())
+    frozen: set[str] = set()  # identity keys on a stopped school's roster: left exactly as they are
     while True:
-        planner = _Planner(inventory, desired, actual, today, selected, set(confirmed_renames))
+        planner = _Planner(inventory, desired, actual, today, selected, set(confirmed_renames), frozen)
         changes = planner.run()
         over = {
-            school: count
-            for school, count in planner.deactivations.items()
-            if school in selected and count > safety_limit(inventory.safety, counts.get(school, 0))
+            school: found
+            for school, found in over_safety_limit(inventory.safety, planner.deactivations, counts).items()
+            if school in selected
         }
         if force or not over:
             break
-        for school, count in over.items():
-            limit = safety_limit(inventory.safety, counts.get(school, 0))
+        for school, (count, limit) in over.items():
             reports[school].safety_stop = (
                 f"would deactivate {count} of {counts.get(school, 0)} accounts (limit {limit}: "
                 f"{inventory.safety.max_percent:g} % or {inventory.safety.max_count}); nothing written for "
                 f"this school; check the export, then run with --force if it is right"
             )
+            reports[school].held = [
+                {"action": c.action, "login": c.login, "dn": c.dn}
+                for c in changes
+                if c.school == school and c.action == "deactivate"
+            ]
         selected -= set(over)
+        frozen |= {key for key, person in desired.persons.items() if set(person.schools) & set(over)}
     return Plan(changes=changes, schools=[reports[k] for k in sorted(reports)], today=today, managed=counts)
 
 
-__all__ = ["SchoolReport", "plan_changes", "safety_limit"]
+__all__ = ["SchoolReport", "plan_changes"]

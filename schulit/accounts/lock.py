@@ -6,6 +6,7 @@ block the next night. The file holds the PID of the holder for the error message
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import os
@@ -15,18 +16,27 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from schulit.errors import SchulitError
+from schulit.inventory import DirectorySettings
 
 LOCK_DIR = Path("/run/lock")
 
 
-def default_lock_path(directory_url: str, base_dn: str) -> Path:
-    """One lock per directory and base DN; ``SCHULIT_LOCK_FILE`` overrides."""
+def default_lock_path(settings: DirectorySettings) -> Path:
+    """One lock per directory and base DN, however they are spelled (``DirectorySettings.identity``), and
+    whether they came from the inventory or the environment; ``SCHULIT_LOCK_FILE`` overrides."""
     override = os.environ.get("SCHULIT_LOCK_FILE")
     if override:
         return Path(override)
-    digest = hashlib.sha256(f"{directory_url}\0{base_dn.lower()}".encode()).hexdigest()[:16]
+    digest = hashlib.sha256(settings.identity.encode()).hexdigest()[:16]
     folder = LOCK_DIR if os.access(LOCK_DIR, os.W_OK) else Path.home() / ".cache" / "schulit"
     return folder / f"schulit-{digest}.lock"
+
+
+def directory_lock(
+    settings: DirectorySettings, timeout: float = 60.0
+) -> contextlib.AbstractContextManager[None]:
+    """The run lock of the directory these settings address."""
+    return run_lock(default_lock_path(settings), timeout)
 
 
 @contextmanager

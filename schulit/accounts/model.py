@@ -1,21 +1,14 @@
-"""Plain records of the accounts pipeline and the directory attributes they map to.
+"""Plain records of the accounts pipeline: desired persons, directory state, changes, plans.
 
-How schulit marks and stores things with the stock schemas only (core, cosine, inetorgperson, nis):
-
-- ``employeeNumber: schulit:<scope>:<role>:<source id>`` on every account schulit created: the identity key
-  *and* the "managed by schulit" marker. Entries without it are never changed, moved or deleted.
-- ``employeeType``: pupil | teacher; ``departmentNumber``: the school ids; ``ou``: the pupil's class.
-- ``description: schulit:deactivated=<date>`` (missing from the roster) and ``schulit:locked=<date>`` (by an
-  admin). While either is present, ``shadowExpire: 1`` disables PAM logins and the ``userPassword`` hash
-  carries a ``!`` after its ``{SCHEME}`` so that no LDAP bind can succeed; removing the ``!`` restores it.
-- groups: posixGroup with ``memberUid``; ``description: schulit:managed`` marks schulit's groups.
-- reserved logins of deleted accounts: ``cn=<login>,ou=schulit,<base>`` (organizationalRole) with
-  ``description: schulit:reserved-until=<date>``.
+The markers below are the words schulit writes into the directory; ``schulit.accounts.schema`` maps the
+records to entries and back.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
 
@@ -24,8 +17,8 @@ GROUP_MARKER = "schulit:managed"
 DEACTIVATED_PREFIX = "schulit:deactivated="
 LOCKED_PREFIX = "schulit:locked="
 RESERVED_PREFIX = "schulit:reserved-until="
+PLAN_FORMAT = 1  # of ``plan --json`` documents that ``sync --plan`` accepts
 ROLES = ("pupil", "teacher")
-ROLE_CONTAINERS = {"pupil": "pupils", "teacher": "teachers"}
 COUNTY_GROUPS = {"pupil": "all-pupils", "teacher": "all-teachers"}
 
 ACCOUNT_ATTRIBUTES = [
@@ -112,6 +105,22 @@ class DirectoryState:
     used_gid_numbers: set[int]
     existing_dns: set[str]  # lower-case DNs of containers that exist
 
+    def fingerprint(self) -> str:
+        """A digest of everything a plan is computed from: equal digests, equal plans for equal rosters."""
+        document = {
+            "accounts": [asdict(self.accounts[key]) for key in sorted(self.accounts)],
+            "groups": [
+                {**asdict(self.groups[key]), "members": sorted(self.groups[key].members)}
+                for key in sorted(self.groups)
+            ],
+            "taken_logins": sorted(self.taken_logins),
+            "uid_numbers": sorted(self.used_uid_numbers),
+            "gid_numbers": sorted(self.used_gid_numbers),
+            "containers": sorted(self.existing_dns),
+        }
+        text = json.dumps(document, sort_keys=True, default=str, ensure_ascii=False)
+        return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
 
 @dataclass
 class Change:
@@ -133,6 +142,11 @@ class Change:
             **self.details,
         }
 
+    @classmethod
+    def from_json(cls, document: dict[str, Any]) -> Change:
+        details = {k: v for k, v in document.items() if k not in ("action", "school", "dn", "login")}
+        return cls(document["action"], document["school"], document["dn"], document["login"], details)
+
 
 @dataclass
 class SchoolReport:
@@ -143,6 +157,7 @@ class SchoolReport:
     rejected: list[str] = field(default_factory=list)
     error: str | None = None
     safety_stop: str | None = None
+    held: list[dict[str, str]] = field(default_factory=list)  # what a stopped school would have deactivated
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -151,7 +166,19 @@ class SchoolReport:
             "rejected": self.rejected,
             "error": self.error,
             "safety_stop": self.safety_stop,
+            "held": self.held,
         }
+
+    @classmethod
+    def from_json(cls, document: dict[str, Any]) -> SchoolReport:
+        return cls(
+            school_id=document["school"],
+            persons=document["persons"],
+            rejected=list(document["rejected"]),
+            error=document["error"],
+            safety_stop=document["safety_stop"],
+            held=list(document.get("held", [])),
+        )
 
 
 @dataclass
@@ -162,6 +189,7 @@ class Plan:
     schools: list[SchoolReport]
     today: date
     managed: dict[str, int] = field(default_factory=dict)  # active managed accounts per home school, before
+    directory_fingerprint: str = ""  # DirectoryState.fingerprint() of the state the plan was computed from
 
     def counts(self, school_id: str | None = None) -> dict[str, int]:
         """Changes per action (class changes and renames split out of updates)."""
@@ -187,9 +215,25 @@ class Plan:
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "format": PLAN_FORMAT,
             "today": self.today.isoformat(),
+            "directory_fingerprint": self.directory_fingerprint,
+            "managed": self.managed,
             "schools": [
                 {**report.to_json(), "counts": self.counts(report.school_id)} for report in self.schools
             ],
             "changes": [change.to_json() for change in self.changes],
         }
+
+    @classmethod
+    def from_json(cls, document: dict[str, Any]) -> Plan:
+        """A plan saved with ``accounts plan --json``; KeyError/ValueError/TypeError if it is not one."""
+        if document.get("format") != PLAN_FORMAT:
+            raise ValueError(f"not a schulit plan of format {PLAN_FORMAT}")
+        return cls(
+            changes=[Change.from_json(c) for c in document["changes"]],
+            schools=[SchoolReport.from_json(s) for s in document["schools"]],
+            today=date.fromisoformat(document["today"]),
+            managed={str(k): int(v) for k, v in document["managed"].items()},
+            directory_fingerprint=str(document["directory_fingerprint"]),
+        )

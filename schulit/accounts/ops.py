@@ -7,27 +7,27 @@ with the same login is refused with a clear message.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import ldap3
 from ldap3.utils.conv import escape_filter_chars
 
-from schulit.accounts.actual import first, paged, parse_account, read_reservations, values
-from schulit.accounts.apply import PERMISSIVE_MODIFY, disabled_hash, enabled_hash
-from schulit.accounts.diff import safety_limit
+from schulit.accounts import schema
+from schulit.accounts.actual import read_reservations
+from schulit.accounts.apply import read_state_attributes
 from schulit.accounts.model import (
     ACCOUNT_ATTRIBUTES,
     DEACTIVATED_PREFIX,
     KEY_PREFIX,
-    LOCKED_PREFIX,
     RESERVED_PREFIX,
     ActualAccount,
 )
+from schulit.accounts.rules import PasswordHolder, managed_counts, over_safety_limit, write_new_passwords
 from schulit.audit import AuditLog
-from schulit.delivery import DeliveryRecord, write_delivery
 from schulit.directory.layout import Layout
+from schulit.directory.read import first, paged, values
 from schulit.errors import DirectoryError, SafetyLimitError, SchulitError
 from schulit.inventory import Inventory
 from schulit.passwords import generate_password, hash_password
@@ -57,7 +57,7 @@ def list_accounts(
         parts.append(f"(description={escape_filter_chars(DEACTIVATED_PREFIX)}*)")
     search_filter = f"(&(objectClass=posixAccount){''.join(parts)})"
     accounts = [
-        parse_account(dn, attrs, layout)
+        schema.parse_account(dn, attrs, layout)
         for dn, attrs in paged(connection, layout.base_dn, search_filter, ACCOUNT_ATTRIBUTES)
     ]
     if state:
@@ -74,7 +74,7 @@ def find_account(connection: ldap3.Connection, layout: Layout, login: str) -> Ac
     dn, attributes = found[0]
     if not first(attributes, "employeeNumber").startswith(KEY_PREFIX):
         raise SchulitError(f"{dn} was not created by schulit; schulit leaves it alone")
-    return parse_account(dn, attributes, layout)
+    return schema.parse_account(dn, attributes, layout)
 
 
 def account_groups(connection: ldap3.Connection, layout: Layout, login: str) -> list[str]:
@@ -115,27 +115,12 @@ def account_json(
     return document
 
 
-def _password_and_descriptions(connection: ldap3.Connection, dn: str) -> tuple[str, list[str]]:
-    ok, _result, response, _ = connection.search(
-        dn, "(objectClass=*)", ldap3.BASE, attributes=["userPassword", "description"]
-    )
-    if not ok or not response:
-        raise DirectoryError(f"cannot read {dn}")
-    attributes = response[0]["attributes"]
-    raw = (attributes.get("userPassword") or [b""])[0]
-    return (raw.decode() if isinstance(raw, bytes) else str(raw)), values(attributes, "description")
-
-
 def lock(connection: ldap3.Connection, account: ActualAccount, audit: AuditLog, today: date) -> bool:
     """Lock by hand (kept across syncs). Returns False if it was locked already."""
     if account.locked_on is not None:
         return False
-    password, _ = _password_and_descriptions(connection, account.dn)
-    modification = {
-        "description": [(ldap3.MODIFY_ADD, [f"{LOCKED_PREFIX}{today.isoformat()}"])],
-        "shadowExpire": [(ldap3.MODIFY_REPLACE, ["1"])],
-        "userPassword": [(ldap3.MODIFY_REPLACE, [disabled_hash(password)])],
-    }
+    password, _ = read_state_attributes(connection, account.dn)
+    modification = schema.lock_modification(password, today)
     _check(connection.modify(account.dn, modification), f"locking {account.login}")
     audit.record("modify", account.dn, list(modification))
     return True
@@ -145,13 +130,8 @@ def unlock(connection: ldap3.Connection, account: ActualAccount, audit: AuditLog
     """Remove a hand lock; a deactivated account stays disabled. Returns False if it was not locked."""
     if account.locked_on is None:
         return False
-    password, descriptions = _password_and_descriptions(connection, account.dn)
-    modification: dict[str, list[tuple[str, list[str]]]] = {
-        "description": [(ldap3.MODIFY_DELETE, [d for d in descriptions if d.startswith(LOCKED_PREFIX)])],
-    }
-    if account.deactivated_on is None:
-        modification["shadowExpire"] = [(ldap3.MODIFY_REPLACE, [])]
-        modification["userPassword"] = [(ldap3.MODIFY_REPLACE, [enabled_hash(password)])]
+    password, descriptions = read_state_attributes(connection, account.dn)
+    modification = schema.unlock_modification(password, descriptions)
     _check(connection.modify(account.dn, modification), f"unlocking {account.login}")
     audit.record("modify", account.dn, list(modification))
     return True
@@ -162,38 +142,27 @@ def reset_passwords(
 ) -> list[Path]:
     """New initial passwords: delivery file (0600) first, then the hashes; disabled accounts stay disabled."""
     passwords = {a.login: generate_password(inventory.passwords.length) for a in accounts}
-    issued_at = datetime.now(UTC).isoformat(timespec="seconds")
-    files = []
-    by_school: dict[str, list[DeliveryRecord]] = {}
-    for account in accounts:
-        school = inventory.school(account.home_school)
-        by_school.setdefault(school.id, []).append(
-            DeliveryRecord(
-                school_id=school.id,
-                school_name=school.name,
-                class_name=account.class_name or "",
-                role=account.role,
-                login=account.login,
-                first_name=account.first_name,
-                last_name=account.last_name,
-                password=passwords[account.login],
-                reason="reset",
-                issued_at=issued_at,
-            )
+    holders = [
+        (
+            PasswordHolder(
+                login=a.login,
+                role=a.role,
+                first_name=a.first_name,
+                last_name=a.last_name,
+                class_name=a.class_name,
+                school_id=a.home_school,
+            ),
+            passwords[a.login],
         )
-    for school_id, records in sorted(by_school.items()):
-        path = write_delivery(inventory.passwords.delivery_dir, school_id, records)
-        if path is not None:
-            files.append(path)
+        for a in accounts
+    ]
+    names = {school.id: school.name for school in inventory.schools}
+    files = write_new_passwords(inventory.passwords.delivery_dir, holders, names, "reset")
     for account in accounts:
         hashed = hash_password(passwords[account.login], inventory.passwords.hash_scheme)
-        if account.state != "active":
-            hashed = disabled_hash(hashed)
-        _check(
-            connection.modify(account.dn, {"userPassword": [(ldap3.MODIFY_REPLACE, [hashed])]}),
-            f"resetting the password of {account.login}",
-        )
-        audit.record("modify", account.dn, ["userPassword"])
+        modification = schema.password_modification(hashed, active=account.state == "active")
+        _check(connection.modify(account.dn, modification), f"resetting the password of {account.login}")
+        audit.record("modify", account.dn, list(modification))
     return files
 
 
@@ -229,23 +198,16 @@ def check_purge_limit(
     per_school: dict[str, int] = {}
     for account in plan.accounts:
         per_school[account.home_school] = per_school.get(account.home_school, 0) + 1
-    for school_id, count in sorted(per_school.items()):
-        total = count_accounts(connection, layout, school_id)
-        limit = safety_limit(inventory.safety, total)
-        if count > limit:
-            raise SafetyLimitError(
-                f"{school_id}: purge would delete {count} of {total} accounts (limit {limit}); "
-                "nothing deleted; run with --force if that is right"
-            )
-
-
-def count_accounts(connection: ldap3.Connection, layout: Layout, school: str) -> int:
-    """How many managed accounts list ``school`` (no attributes transferred)."""
-    search_filter = (
-        f"(&(objectClass=posixAccount)(employeeNumber={escape_filter_chars(KEY_PREFIX)}*)"
-        f"(departmentNumber={escape_filter_chars(school)}))"
-    )
-    return sum(1 for _ in paged(connection, layout.base_dn, search_filter, ["1.1"]))
+    managed = {
+        school_id: managed_counts(list_accounts(connection, layout, school=school_id)).get(school_id, 0)
+        for school_id in per_school
+    }
+    over = over_safety_limit(inventory.safety, per_school, managed)
+    for school_id, (count, limit) in sorted(over.items()):
+        raise SafetyLimitError(
+            f"{school_id}: purge would delete {count} accounts, {managed.get(school_id, 0)} are active "
+            f"(limit {limit}); nothing deleted; run with --force if that is right"
+        )
 
 
 def apply_purge(
@@ -263,9 +225,7 @@ def apply_purge(
     for account in plan.accounts:
         reservation = f"cn={ldap3.utils.dn.escape_rdn(account.login)},{layout.system_dn}"
         outcome = connection.add(
-            reservation,
-            ["top", "organizationalRole"],
-            {"cn": account.login, "description": f"{RESERVED_PREFIX}{until.isoformat()}"},
+            reservation, schema.RESERVATION_CLASSES, schema.reservation_attributes(account.login, until)
         )
         if not outcome[0] and outcome[1].get("description") != "entryAlreadyExists":
             _check(outcome, f"reserving {account.login}")
@@ -277,7 +237,7 @@ def apply_purge(
     # an interrupted purge leaves stale memberUid values, which the next sync removes
     for group_dn, logins in sorted(memberships.items()):
         connection.modify(
-            group_dn, {"memberUid": [(ldap3.MODIFY_DELETE, logins)]}, controls=[PERMISSIVE_MODIFY]
+            group_dn, schema.membership_modification([], logins), controls=[schema.PERMISSIVE_MODIFY]
         )
         audit.record("modify", group_dn, ["memberUid"])
     for dn in plan.expired_reservations:

@@ -75,8 +75,8 @@ def scan_in_parallel(
 
 def _worker() -> None:
     """Read one partition and write ("ok", entries) or ("error", message) as a pickle to stdout."""
-    from schulit.accounts.actual import paged
     from schulit.directory.connection import connect
+    from schulit.directory.read import paged
     from schulit.errors import SchulitError
 
     gc.disable()  # millions of small acyclic objects: see schulit.accounts.service._collector_paused

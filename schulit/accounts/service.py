@@ -3,26 +3,28 @@
 from __future__ import annotations
 
 import gc
+import json
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import ldap3
 
+from schulit.accounts import ops
 from schulit.accounts.actual import read_directory
 from schulit.accounts.apply import ApplyResult, apply_plan
 from schulit.accounts.desired import build_desired
 from schulit.accounts.diff import plan_changes
-from schulit.accounts.lock import default_lock_path, run_lock
-from schulit.accounts.model import Plan
+from schulit.accounts.lock import default_lock_path, directory_lock, run_lock
+from schulit.accounts.model import ActualAccount, DirectoryState, Plan
 from schulit.audit import AuditLog
-from schulit.directory.connection import connect, disconnect
-from schulit.directory.layout import Layout
+from schulit.directory.connection import connect, connected, disconnect
 from schulit.errors import EXIT_ERROR, EXIT_OK, EXIT_SAFETY_LIMIT, SchulitError
-from schulit.inventory import DirectorySettings, Inventory
+from schulit.inventory import Inventory
 from schulit.progress import ProgressBar
 from schulit.records import RosterSource
 
@@ -87,11 +89,11 @@ def compute_plan(
     options: SyncOptions,
     *,
     show_progress: bool = False,
-    settings: DirectorySettings | None = None,
+    parallel_read: bool = True,
 ) -> Plan:
     """Read rosters and directory and return the plan (no writes)."""
     with _collector_paused():
-        return _compute_plan(inventory, connection, options, show_progress, settings)
+        return _compute_plan(inventory, connection, options, show_progress, parallel_read)
 
 
 @contextmanager
@@ -116,7 +118,7 @@ def _compute_plan(
     connection: ldap3.Connection,
     options: SyncOptions,
     show_progress: bool,
-    settings: DirectorySettings | None,
+    parallel_read: bool,
 ) -> Plan:
     today = options.today or date.today()
     schools = selected_schools(inventory, options.schools)
@@ -128,14 +130,21 @@ def _compute_plan(
             options.skip_bad_rows,
             progress=bar.update if show_progress else None,
         )
-    parallel = (
-        settings is not None and (os.cpu_count() or 1) > 1 and len(desired.persons) >= PARALLEL_SCAN_FROM
-    )
-    actual = read_directory(
-        connection, Layout(inventory.directory.base_dn), today, parallel_with=settings if parallel else None
-    )
-    return plan_changes(
+    parallel = parallel_read and len(desired.persons) >= PARALLEL_SCAN_FROM
+    actual = _read_actual(inventory, connection, today, parallel)
+    plan = plan_changes(
         inventory, desired, actual, today, force=options.force, confirmed_renames=options.confirmed_renames
+    )
+    plan.directory_fingerprint = actual.fingerprint()
+    return plan
+
+
+def _read_actual(
+    inventory: Inventory, connection: ldap3.Connection, today: date, parallel: bool
+) -> DirectoryState:
+    parallel = parallel and (os.cpu_count() or 1) > 1
+    return read_directory(
+        connection, inventory.layout, today, parallel_with=inventory.directory if parallel else None
     )
 
 
@@ -164,25 +173,39 @@ class SyncOutcome:
 
 def run_sync(
     inventory: Inventory,
-    settings: DirectorySettings,
     options: SyncOptions,
     *,
     command: str,
     confirm: Callable[[Plan], bool] | None = None,
     dry_run: bool = False,
     show_progress: bool = False,
+    saved_plan: Plan | None = None,
 ) -> SyncOutcome:
-    """Plan, optionally ask, apply. Holds the run lock from the first read to the last write."""
+    """Plan (or take ``saved_plan``), optionally ask, apply. Holds the run lock from the first read to the
+    last write.
+
+    A saved plan is applied only if the directory is still exactly as it was when the plan was made (its
+    fingerprint); otherwise nothing is written and the error says so.
+    """
+    settings = inventory.directory
     with ExitStack() as stack:
         if not dry_run:
-            stack.enter_context(
-                run_lock(default_lock_path(settings.url, settings.base_dn), options.lock_timeout)
-            )
+            stack.enter_context(run_lock(default_lock_path(settings), options.lock_timeout))
         # The bulk read goes through a plain SYNC connection: SAFE_SYNC deep-copies every response (a third
         # of the no-change time for 100,000 accounts); the scan is single-threaded anyway.
         scanner = connect(settings, strategy=ldap3.SYNC, bulk_read=True)
         try:
-            plan = compute_plan(inventory, scanner, options, show_progress=show_progress, settings=settings)
+            if saved_plan is None:
+                plan = compute_plan(inventory, scanner, options, show_progress=show_progress)
+            else:
+                plan = saved_plan
+                with _collector_paused():
+                    now = _read_actual(inventory, scanner, plan.today, parallel=True).fingerprint()
+                if now != plan.directory_fingerprint:
+                    raise SchulitError(
+                        "the saved plan is stale: the directory has changed since it was made; "
+                        "nothing was written; make a new plan"
+                    )
         finally:
             disconnect(scanner)
         if dry_run or not plan.pending or (confirm is not None and not confirm(plan)):
@@ -197,3 +220,111 @@ def run_sync(
                 plan, inventory, reader, writer, audit, progress=bar.update if show_progress else None
             )
         return SyncOutcome(plan, result)
+
+
+def load_saved_plan(path: Path) -> Plan:
+    """A plan written by ``accounts plan --json``; a clear error for anything else."""
+    try:
+        return Plan.from_json(json.loads(path.read_text(encoding="utf-8")))
+    except OSError as exc:
+        raise SchulitError(f"--plan {path}: cannot read: {exc.strerror or exc}") from None
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise SchulitError(
+            f"--plan {path}: not a plan written by 'schulit accounts plan --json' ({exc})"
+        ) from None
+
+
+# --- day-to-day use cases: each opens its connection, takes the run lock where it writes, and audits
+
+
+@contextmanager
+def _writing(inventory: Inventory, command: str) -> Iterator[tuple[ldap3.Connection, AuditLog]]:
+    """Run lock, a bound connection and the audit log, for one writing use case."""
+    with (
+        directory_lock(inventory.directory),
+        connected(inventory.directory) as connection,
+        AuditLog(inventory.audit_log, command) as audit,
+    ):
+        yield connection, audit
+
+
+def list_accounts(
+    inventory: Inventory,
+    *,
+    school: str | None = None,
+    class_name: str | None = None,
+    state: str | None = None,
+) -> list[ActualAccount]:
+    """Managed accounts matching the filters (read only, no lock)."""
+    with connected(inventory.directory) as connection:
+        return ops.list_accounts(
+            connection, inventory.layout, school=school, class_name=class_name, state=state
+        )
+
+
+def show_account(inventory: Inventory, login: str) -> dict[str, Any]:
+    """One account as a JSON-ready document, with its groups."""
+    with connected(inventory.directory) as connection:
+        account = ops.find_account(connection, inventory.layout, login)
+        return ops.account_json(account, inventory, ops.account_groups(connection, inventory.layout, login))
+
+
+def lock_account(inventory: Inventory, login: str, today: date) -> bool:
+    """Lock by hand; False if it was locked already."""
+    with _writing(inventory, "accounts lock") as (connection, audit):
+        return ops.lock(connection, ops.find_account(connection, inventory.layout, login), audit, today)
+
+
+def unlock_account(inventory: Inventory, login: str) -> bool:
+    """Remove a hand lock; False if it was not locked."""
+    with _writing(inventory, "accounts unlock") as (connection, audit):
+        return ops.unlock(connection, ops.find_account(connection, inventory.layout, login), audit)
+
+
+def reset_passwords(
+    inventory: Inventory,
+    logins: Sequence[str],
+    *,
+    school: str | None = None,
+    class_name: str | None = None,
+) -> tuple[list[ActualAccount], list[Path]]:
+    """New initial passwords for the named logins (and every pupil of ``school``'s ``class_name``)."""
+    with _writing(inventory, "accounts reset-password") as (connection, audit):
+        accounts = [ops.find_account(connection, inventory.layout, login) for login in logins]
+        if school and class_name:
+            accounts += ops.list_accounts(connection, inventory.layout, school=school, class_name=class_name)
+        return accounts, ops.reset_passwords(connection, inventory, accounts, audit)
+
+
+@dataclass
+class PurgeOutcome:
+    """What a purge found due and what it deleted."""
+
+    plan: ops.PurgePlan
+    deleted: list[str] = field(default_factory=list)
+
+    @property
+    def due(self) -> list[str]:
+        return [a.dn for a in self.plan.accounts] + self.plan.expired_reservations
+
+
+def purge(
+    inventory: Inventory,
+    today: date,
+    *,
+    dry_run: bool = False,
+    force: bool = False,
+    confirm: Callable[[ops.PurgePlan], bool] | None = None,
+    command: str = "accounts purge",
+) -> PurgeOutcome:
+    """Delete accounts past the grace period (logins reserved) within the safety limit unless ``force``."""
+    with _writing(inventory, command) as (connection, audit):
+        outcome = PurgeOutcome(ops.plan_purge(connection, inventory, inventory.layout, today))
+        if dry_run or not outcome.due:
+            return outcome
+        if not force:
+            ops.check_purge_limit(outcome.plan, inventory, connection, inventory.layout)
+        if confirm is not None and not confirm(outcome.plan):
+            return outcome
+        outcome.deleted = ops.apply_purge(connection, inventory, inventory.layout, outcome.plan, audit)
+        return outcome

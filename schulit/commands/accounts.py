@@ -5,17 +5,15 @@ from __future__ import annotations
 import json
 import sys
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import click
 
-from schulit.accounts import ops
-from schulit.accounts.lock import default_lock_path, run_lock
+from schulit.accounts import ops, service
 from schulit.accounts.model import Change, Plan
 from schulit.accounts.service import SyncOptions, roster_override, run_sync
-from schulit.audit import AuditLog
 from schulit.context import AppContext
-from schulit.directory.layout import Layout
 from schulit.errors import EXIT_CHANGES_PENDING, SchulitError
 
 SCHOOL_OPTION = click.option(
@@ -155,6 +153,10 @@ def render_plan(app: AppContext, plan: Plan, *, verbose_limit: int = 5) -> None:
             app.warn(f"{school.id}: NOT SYNCED: {report.error}")
         if report.safety_stop:
             app.warn(f"{school.id}: STOPPED BY THE SAFETY LIMIT: {report.safety_stop}")
+            for held in report.held if app.verbose else []:
+                app.info(f"  held back: {held['action']} {held['login']} ({held['dn']})")
+            if report.held and not app.verbose:
+                app.info(f"  {len(report.held)} accounts would be deactivated (--verbose lists them)")
         shown = report.rejected if app.verbose else report.rejected[:verbose_limit]
         for line in shown:
             app.warn(f"rejected: {line}")
@@ -199,9 +201,7 @@ def plan(
     options = _options(
         app, schools, rosters, roster_format, encoding, delimiter, skip_bad_rows, confirmed_renames, today
     )
-    outcome = run_sync(
-        app.inventory(), app.directory_settings(), options, command="accounts plan", dry_run=True
-    )
+    outcome = run_sync(app.inventory(), options, command="accounts plan", dry_run=True)
     _finish_plan(app, outcome.plan, as_json)
 
 
@@ -232,6 +232,13 @@ def _finish_plan(app: AppContext, plan_: Plan, as_json: bool) -> None:
     show_default=True,
     help="Seconds to wait for another running sync.",
 )
+@click.option(
+    "--plan",
+    "plan_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Apply this saved 'accounts plan --json' instead of reading the rosters "
+    "(refused if the directory changed since).",
+)
 @click.pass_obj
 def sync(
     app: AppContext,
@@ -248,6 +255,7 @@ def sync(
     force: bool,
     dry_run: bool,
     lock_timeout: float,
+    plan_file: Path | None,
 ) -> None:
     """Apply the rosters to the directory: create, update, move, deactivate, reactivate accounts.
 
@@ -267,10 +275,13 @@ def sync(
         force=force,
     )
     options.lock_timeout = lock_timeout
-    if dry_run:
-        outcome = run_sync(
-            app.inventory(), app.directory_settings(), options, command="accounts sync", dry_run=True
+    saved = service.load_saved_plan(plan_file) if plan_file is not None else None
+    if saved is not None and (rosters or schools or force or confirmed_renames):
+        raise SchulitError(
+            "--plan applies the saved plan as it is: no --school, --roster, --force or --confirm-rename"
         )
+    if dry_run:
+        outcome = run_sync(app.inventory(), options, command="accounts sync", dry_run=True, saved_plan=saved)
         _finish_plan(app, outcome.plan, as_json)
         return
 
@@ -285,11 +296,11 @@ def sync(
 
     outcome = run_sync(
         app.inventory(),
-        app.directory_settings(),
         options,
         command="accounts sync",
         confirm=confirm,
         show_progress=not (as_json or app.quiet),
+        saved_plan=saved,
     )
     if as_json:
         click.echo(
@@ -324,9 +335,7 @@ def list_accounts(
 ) -> None:
     """List accounts as a table (or JSON)."""
     inventory = app.inventory()
-    layout = Layout(app.directory_settings().base_dn)
-    with app.directory() as connection:
-        accounts = ops.list_accounts(connection, layout, school=school, class_name=class_name, state=state)
+    accounts = service.list_accounts(inventory, school=school, class_name=class_name, state=state)
     if as_json:
         click.echo(
             json.dumps([ops.account_json(a, inventory) for a in accounts], indent=2, ensure_ascii=False)
@@ -348,25 +357,12 @@ def list_accounts(
 @click.pass_obj
 def show(app: AppContext, login: str, as_json: bool) -> None:
     """Show one account: names, school, class, groups, state, and why it is disabled."""
-    inventory = app.inventory()
-    layout = Layout(app.directory_settings().base_dn)
-    with app.directory() as connection:
-        account = ops.find_account(connection, layout, login)
-        document = ops.account_json(account, inventory, ops.account_groups(connection, layout, login))
+    document = service.show_account(app.inventory(), login)
     if as_json:
         click.echo(json.dumps(document, indent=2, ensure_ascii=False))
         return
     for key, value in document.items():
         click.echo(f"{key:<16} {', '.join(value) if isinstance(value, list) else value}")
-
-
-def _audited(app: AppContext, command: str) -> AuditLog:
-    return AuditLog(app.inventory().audit_log, command)
-
-
-def _lock_for(app: AppContext) -> Any:
-    settings = app.directory_settings()
-    return run_lock(default_lock_path(settings.url, settings.base_dn))
 
 
 @accounts_group.command("reset-password")
@@ -380,13 +376,7 @@ def reset_password(
     """Give accounts a new initial password (written to the 0600 delivery file, never printed)."""
     if not logins and not (school and class_name):
         raise SchulitError("name logins, or --school ID --class C")
-    inventory = app.inventory()
-    layout = Layout(app.directory_settings().base_dn)
-    with _lock_for(app), app.directory() as connection, _audited(app, "accounts reset-password") as audit:
-        accounts = [ops.find_account(connection, layout, login) for login in logins]
-        if school and class_name:
-            accounts += ops.list_accounts(connection, layout, school=school, class_name=class_name)
-        files = ops.reset_passwords(connection, inventory, accounts, audit)
+    accounts, files = service.reset_passwords(app.inventory(), logins, school=school, class_name=class_name)
     app.info(f"reset {len(accounts)} passwords; delivery file(s): {', '.join(str(f) for f in files)}")
 
 
@@ -396,10 +386,7 @@ def reset_password(
 @click.pass_obj
 def lock(app: AppContext, login: str, today: Any) -> None:
     """Lock an account by hand (LDAP and PAM logins refused; sync keeps the lock)."""
-    layout = Layout(app.directory_settings().base_dn)
-    with _lock_for(app), app.directory() as connection, _audited(app, "accounts lock") as audit:
-        account = ops.find_account(connection, layout, login)
-        changed = ops.lock(connection, account, audit, today.date() if today else date.today())
+    changed = service.lock_account(app.inventory(), login, today.date() if today else date.today())
     app.info(f"{login}: locked" if changed else f"{login}: already locked (nothing to do)")
 
 
@@ -408,10 +395,7 @@ def lock(app: AppContext, login: str, today: Any) -> None:
 @click.pass_obj
 def unlock(app: AppContext, login: str) -> None:
     """Remove a hand lock (a deactivated account stays disabled until it is back on a roster)."""
-    layout = Layout(app.directory_settings().base_dn)
-    with _lock_for(app), app.directory() as connection, _audited(app, "accounts unlock") as audit:
-        account = ops.find_account(connection, layout, login)
-        changed = ops.unlock(connection, account, audit)
+    changed = service.unlock_account(app.inventory(), login)
     app.info(f"{login}: unlocked" if changed else f"{login}: was not locked (nothing to do)")
 
 
@@ -425,33 +409,29 @@ def unlock(app: AppContext, login: str) -> None:
 def purge(app: AppContext, yes: bool, dry_run: bool, force: bool, today: Any, as_json: bool) -> None:
     """Delete accounts deactivated longer than the grace period; their logins stay reserved."""
     inventory = app.inventory()
-    layout = Layout(app.directory_settings().base_dn)
-    day = today.date() if today else date.today()
-    with _lock_for(app), app.directory() as connection, _audited(app, "accounts purge") as audit:
-        purge_plan = ops.plan_purge(connection, inventory, layout, day)
-        due = [a.dn for a in purge_plan.accounts] + purge_plan.expired_reservations
+
+    def confirm(purge_plan: ops.PurgePlan) -> bool:
         if not as_json:
             for account in purge_plan.accounts:
                 app.detail(f"- delete {account.login} (deactivated {account.deactivated_on})")
-            app.info(
-                f"purge: {len(purge_plan.accounts)} accounts past the {inventory.lifecycle.grace_days}-day "
-                f"grace period, {len(purge_plan.expired_reservations)} expired login reservations"
-            )
-        if dry_run or not due:
-            if as_json:
-                click.echo(json.dumps({"due": due, "deleted": []}, indent=2))
-            if not due:
-                app.info("purge: nothing to do")
-            return
-        if not force:
-            ops.check_purge_limit(purge_plan, inventory, connection, layout)
-        if not yes:
-            if not sys.stdin.isatty():
-                raise SchulitError("not on a terminal: add --yes to delete without asking")
-            if not click.confirm(f"delete {len(due)} entries?", default=False):
-                return
-        deleted = ops.apply_purge(connection, inventory, layout, purge_plan, audit)
+        if yes:
+            return True
+        if not sys.stdin.isatty():
+            raise SchulitError("not on a terminal: add --yes to delete without asking")
+        due = len(purge_plan.accounts) + len(purge_plan.expired_reservations)
+        return click.confirm(f"delete {due} entries?", default=False)
+
+    outcome = service.purge(
+        inventory, today.date() if today else date.today(), dry_run=dry_run, force=force, confirm=confirm
+    )
     if as_json:
-        click.echo(json.dumps({"due": due, "deleted": deleted}, indent=2))
-    else:
-        app.info(f"purge: deleted {len(deleted)} entries")
+        click.echo(json.dumps({"due": outcome.due, "deleted": outcome.deleted}, indent=2))
+        return
+    app.info(
+        f"purge: {len(outcome.plan.accounts)} accounts past the {inventory.lifecycle.grace_days}-day "
+        f"grace period, {len(outcome.plan.expired_reservations)} expired login reservations"
+    )
+    if not outcome.due:
+        app.info("purge: nothing to do")
+    elif not dry_run:
+        app.info(f"purge: deleted {len(outcome.deleted)} entries")

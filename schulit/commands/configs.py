@@ -11,6 +11,7 @@ import click
 from schulit.configs.push import format_recap, push_configs, select_servers, tty_progress
 from schulit.configs.render import render_hosts
 from schulit.context import AppContext
+from schulit.directory.connection import connected
 from schulit.errors import SchulitError
 
 LIMIT_OPTION = click.option(
@@ -37,10 +38,16 @@ def configs_group() -> None:
 )
 @click.pass_obj
 def render(app: AppContext, limits: tuple[str, ...], output: Path) -> None:
-    """Render every server's files into OUTPUT/<server>/ for review (no network)."""
+    """Render every server's files into OUTPUT/<server>/ for review (reads the directory, no SSH).
+
+    Classes, pupils and teachers come from the directory as the last successful sync left them, so the
+    output is what 'configs push' would install; roster files are not read.
+    """
     inventory = app.inventory()
     failures = 0
-    for item in render_hosts(inventory, select_servers(inventory, limits)):
+    with connected(inventory.directory) as connection:
+        rendered = render_hosts(inventory, select_servers(inventory, limits), connection)
+    for item in rendered:
         if isinstance(item, tuple):
             server, error = item
             app.warn(f"{server.name}: {error}")

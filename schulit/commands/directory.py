@@ -6,8 +6,8 @@ import click
 
 from schulit.context import AppContext
 from schulit.directory.acl import DEFAULT_DATABASE_DN, FORMATS, access_rules, format_ldif, format_slapd_conf
+from schulit.directory.connection import connected
 from schulit.directory.init import apply_init, plan_init
-from schulit.directory.layout import Layout
 
 
 @click.group("directory")
@@ -21,9 +21,9 @@ def directory_group() -> None:
 def init(app: AppContext, dry_run: bool) -> None:
     """Create the base entry and the county/school OUs that are missing (idempotent)."""
     inventory = app.inventory()
-    settings = app.directory_settings()
-    layout = Layout(settings.base_dn)
-    with app.directory() as connection:
+    settings = inventory.directory
+    layout = inventory.layout
+    with connected(settings) as connection:
         plan = plan_init(connection, layout, [school.id for school in inventory.schools], inventory.samba)
         if plan.changes == 0:
             app.info(f"directory init: nothing to do ({settings.base_dn} is complete)")
@@ -60,9 +60,9 @@ def init(app: AppContext, dry_run: bool) -> None:
 def acl(app: AppContext, output_format: str, database_dn: str) -> None:
     """Print the OpenLDAP access rules for schulit's subtree (least privilege for the school servers)."""
     inventory = app.inventory()
-    settings = app.directory_settings()
+    settings = inventory.directory
     rules = access_rules(
-        Layout(settings.base_dn),
+        inventory.layout,
         settings.bind_dn,
         [school.id for school in inventory.schools],
         samba=inventory.samba.enabled,

@@ -28,16 +28,28 @@ from schulit.runs import term_start as run_term_start
     help="Folder for the password letters and the report (created 0700).",
 )
 @click.option("--yes", is_flag=True, help="Confirm without the typed 'yes' (scripted use).")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Also write schools that the safety limit stops (after you checked their exports).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the final report as one JSON document.")
 @click.option("--today", type=click.DateTime(["%Y-%m-%d"]), hidden=True)
 @click.pass_obj
 def term_start(
-    app: AppContext, schools: tuple[str, ...], output: Path, yes: bool, as_json: bool, today: Any
+    app: AppContext,
+    schools: tuple[str, ...],
+    output: Path,
+    yes: bool,
+    force: bool,
+    as_json: bool,
+    today: Any,
 ) -> None:
     """Guided term start: plan, confirm, sync, password letters, configs push, report.
 
-    The safety limit is shown and lifted only for this supervised run, after you type "yes".
-    Running it again after a failure finishes the rest and does nothing twice.
+    A school whose export would deactivate more accounts than the safety limit allows is stopped (nothing
+    written for it, exit 3) while the others go on; check its export and run again with --force if the
+    leavers are real. Running it again after a failure finishes the rest and does nothing twice.
     """
     inventory = app.inventory()
     for school in schools:
@@ -48,8 +60,8 @@ def term_start(
             render_plan(app, plan)
         for school, (count, limit) in sorted(over_limit(plan, inventory).items()):
             app.warn(
-                f"{school}: {count} accounts would be deactivated; the nightly limit is {limit}. "
-                "Confirming lifts the limit for this run."
+                f"{school}: {count} accounts would be deactivated; the safety limit is {limit}, "
+                "lifted by --force for this run."
             )
         if not plan.pending:
             return True
@@ -63,10 +75,10 @@ def term_start(
 
     report = run_term_start(
         inventory,
-        app.directory_settings(),
         schools=schools,
         output=output,
         confirm=confirm,
+        force=force,
         today=today.date() if today else None,
         say=app.info if not as_json else _silent,
         show_progress=not (as_json or app.quiet),
@@ -89,7 +101,6 @@ def nightly(app: AppContext, purge: bool, as_json: bool, today: Any) -> None:
     """
     report = run_nightly(
         app.inventory(),
-        app.directory_settings(),
         today=today.date() if today else None,
         purge=purge,
         show_progress=app.verbose and not as_json,

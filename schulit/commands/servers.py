@@ -4,16 +4,8 @@ from __future__ import annotations
 
 import click
 
-from schulit.audit import AuditLog
 from schulit.context import AppContext
-from schulit.directory.layout import Layout
-from schulit.servers.identities import (
-    apply_identities,
-    identity_dn,
-    plan_identities,
-    rotate_secret,
-    secret_store,
-)
+from schulit.servers.identities import identity_dn, rotate, secret_store, sync_identities
 
 
 @click.group("servers")
@@ -25,24 +17,17 @@ def servers_group() -> None:
 @click.option("--check", is_flag=True, help="Show what would change; change nothing.")
 @click.pass_obj
 def sync(app: AppContext, check: bool) -> None:
-    """Create missing identities, repair a secret the directory does not match, remove unknown servers'."""
-    inventory = app.inventory()
-    store = secret_store(inventory)
-    with app.directory() as connection:
-        changes = plan_identities(connection, inventory, inventory.servers(), store, remove_unknown=True)
-        if not changes:
-            app.info(f"servers sync: nothing to do ({len(inventory.servers())} identities in place)")
-            return
-        if check:
-            for change in changes:
-                app.info(f"would {change.describe()}")
-            app.info(f"servers sync (check): {len(changes)} changes")
-            return
-        with AuditLog(inventory.audit_log, "servers sync") as audit:
-            done = apply_identities(connection, inventory, changes, store, audit)
-    for change in done:
-        app.info(change.describe())
-    app.info(f"servers sync: {len(done)} changes")
+    """Create missing identities, repair secrets the directory does not match, remove unknown servers'.
+
+    `configs push` does the first two for the servers it pushes to.
+    """
+    changes, total = sync_identities(app.inventory(), check=check)
+    if not changes:
+        app.info(f"servers sync: nothing to do ({total} identities in place)")
+        return
+    for change in changes:
+        app.info(("would " if check else "") + change.describe())
+    app.info(f"servers sync{' (check)' if check else ''}: {len(changes)} changes")
 
 
 @servers_group.command("list")
@@ -51,20 +36,17 @@ def list_servers(app: AppContext) -> None:
     """Every server, its identity's DN and whether its secret exists here (never the secret)."""
     inventory = app.inventory()
     store = secret_store(inventory)
-    layout = Layout(inventory.directory.base_dn)
     for server in inventory.servers():
         state = "secret kept" if store.read(server.name) else "no secret yet"
-        click.echo(f"{server.name:<24} {identity_dn(layout, server)}  ({state})")
+        click.echo(f"{server.name:<24} {identity_dn(inventory.layout, server)}  ({state})")
 
 
 @servers_group.command("rotate-secret")
 @click.argument("host")
 @click.pass_obj
-def rotate(app: AppContext, host: str) -> None:
+def rotate_secret(app: AppContext, host: str) -> None:
     """A new secret for HOST's identity; the next `configs push --limit HOST` brings it to the server."""
     inventory = app.inventory()
-    store = secret_store(inventory)
-    with app.directory() as connection, AuditLog(inventory.audit_log, "servers rotate-secret") as audit:
-        change = rotate_secret(connection, inventory, host, store, audit)
-    app.info(f"{change.describe()}: new secret in {store.path(host)} (mode 0600)")
+    change = rotate(inventory, host)
+    app.info(f"{change.describe()}: new secret in {secret_store(inventory).path(host)} (mode 0600)")
     app.info(f"now run: schulit configs push --limit {host}")

@@ -35,6 +35,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any
 
+from schulit.audit import AuditLog
 from schulit.configs.render import Folder, HostFiles, RenderedFile, render_hosts
 from schulit.configs.transport import (
     HostConnection,
@@ -43,9 +44,10 @@ from schulit.configs.transport import (
     check_private_key,
     load_private_key,
 )
+from schulit.directory.connection import connected
 from schulit.errors import EXIT_HOSTS_FAILED, EXIT_OK, SchulitError
 from schulit.inventory import Inventory, Server
-from schulit.servers.identities import secret_store
+from schulit.servers.identities import apply_identities, plan_identities, secret_store
 from schulit.servers.secrets import PLACEHOLDER
 
 
@@ -448,14 +450,21 @@ def push_configs(
 ) -> PushResult:
     """Render and push to every selected server, ``forks`` hosts at a time.
 
-    ``server_secrets``: server name → its directory secret (for the files marked secret).
+    Each selected server first gets its directory identity where it has none (or its secret no longer
+    matches; not in check mode): ``server_secrets`` (server name → secret) then fill the files marked secret.
     """
-    if server_secrets is None:
-        store = secret_store(inventory)
-        server_secrets = {s.name: v for s in inventory.servers() if (v := store.read(s.name)) is not None}
     servers = select_servers(inventory, limits)
     key = load_private_key(check_private_key(inventory.ssh.key_file))
-    rendered = render_hosts(inventory, servers)
+    store = secret_store(inventory)
+    with connected(inventory.directory) as connection:
+        if not check and server_secrets is None:
+            changes = plan_identities(connection, inventory, servers, store, remove_unknown=False)
+            if changes:
+                with AuditLog(inventory.audit_log, "configs push") as audit:
+                    apply_identities(connection, inventory, changes, store, audit)
+        rendered = render_hosts(inventory, servers, connection)
+    if server_secrets is None:
+        server_secrets = {s.name: v for s in servers if (v := store.read(s.name)) is not None}
     results: list[HostResult] = []
     jobs = []
     for item in rendered:

@@ -1,25 +1,30 @@
-"""Render a server's files from its roles' templates: inventory + live roster facts → bytes. No network.
+"""Render a server's files from its roles' templates: inventory + the school's live state → bytes.
 
 Jinja2 with StrictUndefined (an unknown variable is an error naming template and line) and autoescape off
 (these are config files, not HTML). Output is deterministic: unchanged inputs give unchanged bytes.
 Templates see county, directory (URL and base DN for clients: never the bind DN's password or its file),
-school, server and roster; nothing else.
+school, server and ``state`` (the school's classes, pupils and teachers as the directory holds them, read by
+``schulit.configs.facts``); nothing else. Rendering reads the directory, never a roster.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import posixpath
 import re
 from dataclasses import dataclass
 from typing import Any
 
 import jinja2
+import ldap3
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from ldap3.utils.conv import escape_filter_chars
 
+from schulit.configs.facts import read_school_state
 from schulit.configs.manifest import FileSpec, load_manifest
+from schulit.directory.read import first, paged
 from schulit.errors import SchulitError
 from schulit.inventory import Inventory, School, Server
-from schulit.rosters import RosterError, read_roster
 from schulit.servers.secrets import PLACEHOLDER
 from schulit.servers.variables import directory_variables, identity_variables, samba_variables
 
@@ -58,25 +63,6 @@ class HostFiles:
     folders: tuple[Folder, ...] = ()
 
 
-def roster_facts(school: School) -> dict[str, Any]:
-    """Classes and head counts from the school's roster exports (what class shares follow)."""
-    classes: set[str] = set()
-    pupils = teachers = 0
-    for source in school.rosters:
-        try:
-            result = read_roster(source, school.id, identity=school.identity)
-        except RosterError as exc:
-            raise SchulitError(f"{school.id}: roster needed for configs: {exc}") from None
-        for person in result.persons:
-            if person.role == "pupil":
-                pupils += 1
-                if person.class_name:
-                    classes.add(person.class_name)
-            else:
-                teachers += 1
-    return {"classes": sorted(classes), "pupils": pupils, "teachers": teachers}
-
-
 def _environment(inventory: Inventory) -> jinja2.Environment:
     # Sandboxed: a template can use the variables below and nothing else (no attribute walks to os.environ
     # or open files); the loader only reads the templates folder ("../" is refused). The bind password is
@@ -91,7 +77,7 @@ def _environment(inventory: Inventory) -> jinja2.Environment:
     )
 
 
-def template_variables(inventory: Inventory, school: School, server: Server, roster: dict[str, Any]) -> dict:
+def template_variables(inventory: Inventory, school: School, server: Server, state: dict[str, Any]) -> dict:
     """The variables a template may use."""
     return {
         "generated_by": GENERATED_BY,
@@ -115,20 +101,20 @@ def template_variables(inventory: Inventory, school: School, server: Server, ros
             "vars": dict(server.vars),
             "identity": identity_variables(inventory, server),
         },
-        "roster": roster,
+        "state": state,
     }
 
 
 def render_host(
     inventory: Inventory,
     server: Server,
-    roster: dict[str, Any],
+    state: dict[str, Any],
     environment: jinja2.Environment | None = None,
 ) -> HostFiles:
-    """Render every file of every role of ``server``."""
+    """Render every file of every role of ``server`` from its school's ``state``."""
     environment = environment or _environment(inventory)
     school = inventory.school(server.school_id)
-    variables = template_variables(inventory, school, server, roster)
+    variables = template_variables(inventory, school, server, state)
     files: list[RenderedFile] = []
     folders: list[Folder] = []
     handlers: dict[str, str] = {}
@@ -213,23 +199,43 @@ def _template_line(exc: BaseException, template_name: str) -> str:
     return line
 
 
-def render_hosts(inventory: Inventory, servers: list[Server]) -> list[HostFiles | tuple[Server, str]]:
-    """Render many hosts, reading each school's roster once; a failure is returned per host."""
+def render_hosts(
+    inventory: Inventory, servers: list[Server], connection: ldap3.Connection
+) -> list[HostFiles | tuple[Server, str]]:
+    """Render many hosts, reading each school's state from the directory once; a failure is returned per
+    host."""
     environment = _environment(inventory)
-    facts: dict[str, dict[str, Any] | str] = {}
+    states: dict[str, dict[str, Any]] = {}
     results: list[HostFiles | tuple[Server, str]] = []
     for server in servers:
-        if server.school_id not in facts:
-            try:
-                facts[server.school_id] = roster_facts(inventory.school(server.school_id))
-            except SchulitError as exc:
-                facts[server.school_id] = str(exc)
-        school_facts = facts[server.school_id]
-        if isinstance(school_facts, str):
-            results.append((server, school_facts))
-            continue
+        if server.school_id not in states:
+            states[server.school_id] = read_school_state(connection, inventory.layout, server.school_id)
         try:
-            results.append(render_host(inventory, server, school_facts, environment))
+            host = render_host(inventory, server, states[server.school_id], environment)
+            results.append(
+                dataclasses.replace(host, folders=_directory_gids(connection, inventory, host.folders))
+            )
         except SchulitError as exc:
             results.append((server, str(exc)))
     return results
+
+
+def _directory_gids(
+    connection: ldap3.Connection, inventory: Inventory, folders: tuple[Folder, ...]
+) -> tuple[Folder, ...]:
+    """Folder groups that are the directory's groups, as numbers (the host need not resolve them yet: on a
+    first push its sssd is just being configured). Other names (root, ...) are left to the host."""
+    names = sorted({f.group for f in folders if not f.group.isdigit()})
+    if not names:
+        return folders
+    wanted = "".join(f"(cn={escape_filter_chars(name)})" for name in names)
+    gids = {
+        first(attributes, "cn"): first(attributes, "gidNumber")
+        for _dn, attributes in paged(
+            connection,
+            inventory.layout.base_dn,
+            f"(&(objectClass=posixGroup)(|{wanted}))",
+            ["cn", "gidNumber"],
+        )
+    }
+    return tuple(dataclasses.replace(f, group=gids[f.group]) if gids.get(f.group) else f for f in folders)

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
-import os
 import ssl
 import stat
-from collections.abc import Mapping
-from dataclasses import replace
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -24,24 +23,6 @@ from ldap3.core.exceptions import LDAPException
 
 from schulit.errors import DirectoryError
 from schulit.inventory import DirectorySettings
-
-ENV_OVERRIDES = {
-    "SCHULIT_LDAP_URL": "url",
-    "SCHULIT_LDAP_BASE_DN": "base_dn",
-    "SCHULIT_LDAP_BIND_DN": "bind_dn",
-    "SCHULIT_LDAP_PASSWORD_FILE": "password_file",
-    "SCHULIT_LDAP_CA_FILE": "ca_file",
-}
-
-
-def apply_env_overrides(settings: DirectorySettings, environ: Mapping[str, str]) -> DirectorySettings:
-    """Return ``settings`` with every ``SCHULIT_LDAP_*`` variable that is set taking precedence."""
-    changes: dict[str, object] = {}
-    for variable, attribute in ENV_OVERRIDES.items():
-        value = environ.get(variable)
-        if value:
-            changes[attribute] = Path(value) if attribute.endswith("_file") else value
-    return replace(settings, **changes) if changes else settings
 
 
 def is_loopback(host: str) -> bool:
@@ -164,9 +145,14 @@ def _describe(exc: BaseException) -> str:
     return text or type(exc).__name__
 
 
-def environ_settings(settings: DirectorySettings) -> DirectorySettings:
-    """``apply_env_overrides`` with the process environment."""
-    return apply_env_overrides(settings, os.environ)
+@contextmanager
+def connected(settings: DirectorySettings, **kwargs: object) -> Iterator[ldap3.Connection]:
+    """A bound connection for the block, closed afterwards (quietly, if the server already dropped it)."""
+    connection = connect(settings, **kwargs)  # type: ignore[arg-type]
+    try:
+        yield connection
+    finally:
+        disconnect(connection)
 
 
 def disconnect(connection: ldap3.Connection) -> None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import ldap3
 from ldap3.utils.dn import escape_rdn, parse_dn
 
-from schulit.directory.layout import MANAGED_DESCRIPTION, Layout
+from schulit.directory.layout import MANAGED_DESCRIPTION, Layout, normalise_dn
 from schulit.errors import DirectoryError
 from schulit.inventory import SambaSettings
 from schulit.servers.identities import identity_containers
@@ -45,11 +45,6 @@ def existing_dns(connection: ldap3.Connection, base_dn: str) -> set[str]:
     except ldap3.core.exceptions.LDAPNoSuchObjectResult:
         return set()
     return found
-
-
-def normalise_dn(dn: str) -> str:
-    """Lower-cased attr=value,... form of a DN, for comparing DNs."""
-    return ",".join(f"{attr.lower()}={value.lower()}" for attr, value, _ in parse_dn(dn, escape=True))
 
 
 def samba_domain_dn(layout: Layout, samba: SambaSettings) -> str:

@@ -14,12 +14,21 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
-from ldap3.utils.dn import escape_rdn
+from ldap3.utils.dn import escape_rdn, parse_dn
 
 SCHOOL_CONTAINERS = ("pupils", "teachers", "groups")
+ROLE_CONTAINERS = {"pupil": "pupils", "teacher": "teachers"}
 MANAGED_DESCRIPTION = "managed by schulit"
+
+
+def normalise_dn(dn: str) -> str:
+    """Lower-cased attr=value,... form of a DN, for comparing DNs (blanks after separators tolerated, as
+    people write ``dc=a, dc=b``)."""
+    compact = re.sub(r"(?<!\\),\s+", ",", dn.strip())
+    return ",".join(f"{attr.lower()}={value.lower()}" for attr, value, _ in parse_dn(compact, escape=True))
 
 
 @dataclass(frozen=True)
@@ -48,6 +57,15 @@ class Layout:
         if container not in SCHOOL_CONTAINERS:
             raise ValueError(f"unknown container {container!r}")
         return f"ou={container},{self.school_dn(school_id)}"
+
+    def group_dn(self, school_id: str | None, name: str) -> str:
+        """DN of a school group (``school_id`` given) or a county-wide group."""
+        parent = self.container_dn(school_id, "groups") if school_id else self.county_groups_dn
+        return f"cn={escape_rdn(name)},{parent}"
+
+    def account_dn(self, school_id: str, role: str, login: str) -> str:
+        """DN of an account in its home school's pupils or teachers OU."""
+        return f"uid={escape_rdn(login)},{self.container_dn(school_id, ROLE_CONTAINERS[role])}"
 
     def base_containers(self, school_ids: list[str]) -> list[str]:
         """Every container DN schulit needs, parents before children."""

@@ -20,6 +20,7 @@ import ldap3
 from ldap3.utils.dn import escape_rdn
 
 from schulit.audit import AuditLog
+from schulit.directory.connection import connected
 from schulit.directory.layout import MANAGED_DESCRIPTION, Layout
 from schulit.errors import DirectoryError, SchulitError
 from schulit.inventory import Inventory, Server
@@ -95,7 +96,7 @@ def plan_identities(
     remove_unknown: bool,
 ) -> list[IdentityChange]:
     """What it takes for every server in ``servers`` to have an identity whose hash matches its secret."""
-    layout = Layout(inventory.directory.base_dn)
+    layout = inventory.layout
     entries = _entries(connection, layout)
     changes: list[IdentityChange] = []
     wanted: set[str] = set()
@@ -126,6 +127,7 @@ def apply_identities(
     """Carry out ``changes``; the local secret is written before the directory holds its hash."""
     done = []
     scheme = inventory.passwords.hash_scheme
+    layout = inventory.layout
     for change in changes:
         if change.action == "remove":
             ok, result, _, _ = connection.delete(change.dn)
@@ -133,6 +135,8 @@ def apply_identities(
                 raise DirectoryError(f"cannot remove {change.dn}: {result.get('description')}")
             audit.record("delete", change.dn)
         elif change.action == "create":
+            for container in identity_containers(layout, [change.school_id]):
+                _ensure_container(connection, container, audit)
             secret = store.get_or_create(change.server)
             ok, result, _, _ = connection.add(
                 change.dn,
@@ -158,6 +162,18 @@ def apply_identities(
     return done
 
 
+def _ensure_container(connection: ldap3.Connection, dn: str, audit: AuditLog) -> None:
+    """The OU ``dn`` (its parent, ou=schulit, exists once accounts were synced or the directory set up)."""
+    name = dn.split(",", 1)[0].split("=", 1)[1]
+    ok, result, _, _ = connection.add(
+        dn, ["top", "organizationalUnit"], {"ou": name, "description": MANAGED_DESCRIPTION}
+    )
+    if ok:
+        audit.record("add", dn, ["ou", "description"])
+    elif result.get("description") != "entryAlreadyExists":
+        raise DirectoryError(f"cannot create {dn}: {result.get('description')} {result.get('message', '')}")
+
+
 def _set_hash(connection: ldap3.Connection, dn: str, value: str) -> None:
     ok, result, _, _ = connection.modify(dn, {"userPassword": [(ldap3.MODIFY_REPLACE, [value])]})
     if not ok:
@@ -176,7 +192,7 @@ def rotate_secret(
 ) -> IdentityChange:
     """A new secret for server ``name``: local file first, then the directory's hash."""
     server = find_server(inventory, name)
-    layout = Layout(inventory.directory.base_dn)
+    layout = inventory.layout
     dn = identity_dn(layout, server)
     if dn.lower() not in _entries(connection, layout):
         store.get_or_create(server.name)
@@ -187,3 +203,25 @@ def rotate_secret(
     _set_hash(connection, dn, hash_password(secret, inventory.passwords.hash_scheme))
     audit.record("modify", dn, ["userPassword"])
     return IdentityChange("rotate-secret", server.name, dn, server.school_id)
+
+
+def sync_identities(inventory: Inventory, *, check: bool) -> tuple[list[IdentityChange], int]:
+    """``servers sync``: plan (and unless ``check`` apply) every server's identity; (changes, servers)."""
+    store = secret_store(inventory)
+    servers = inventory.servers()
+    with connected(inventory.directory) as connection:
+        changes = plan_identities(connection, inventory, servers, store, remove_unknown=True)
+        if check or not changes:
+            return changes, len(servers)
+        with AuditLog(inventory.audit_log, "servers sync") as audit:
+            return apply_identities(connection, inventory, changes, store, audit), len(servers)
+
+
+def rotate(inventory: Inventory, name: str) -> IdentityChange:
+    """``servers rotate-secret``: a new secret for server ``name``."""
+    store = secret_store(inventory)
+    with (
+        connected(inventory.directory) as connection,
+        AuditLog(inventory.audit_log, "servers rotate-secret") as audit,
+    ):
+        return rotate_secret(connection, inventory, name, store, audit)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from schulit.directory.layout import Layout
 from schulit.errors import SchulitError
 from schulit.inventory import Inventory, Server
 from schulit.servers.identities import identity_dn
@@ -32,7 +31,7 @@ def directory_variables(inventory: Inventory) -> dict[str, Any]:
 
 def identity_variables(inventory: Inventory, server: Server) -> dict[str, str]:
     """``server.identity``: its DN, and a placeholder the push replaces by the secret (0600 files only)."""
-    return {"dn": identity_dn(Layout(inventory.directory.base_dn), server), "secret": PLACEHOLDER}
+    return {"dn": identity_dn(inventory.layout, server), "secret": PLACEHOLDER}
 
 
 def samba_variables(inventory: Inventory) -> dict[str, Any]:

@@ -18,14 +18,14 @@ import ldap3
 import pytest
 from click.testing import CliRunner, Result
 
-from schulit.accounts.actual import paged
 from schulit.accounts.lock import run_lock
 from schulit.accounts.model import ACCOUNT_ATTRIBUTES, GROUP_ATTRIBUTES, Plan
 from schulit.accounts.scan import ACCOUNT_FILTER
 from schulit.accounts.service import SyncOptions, run_sync
 from schulit.cli import cli
 from schulit.devservers.slapd import Slapd
-from schulit.directory.connection import apply_env_overrides, connect
+from schulit.directory.connection import connect
+from schulit.directory.read import paged
 from schulit.directory.writer import PipelinedWriter
 from schulit.inventory import load_inventory
 from schulit.passwords import crypt
@@ -601,8 +601,8 @@ def test_directory_read_split_across_two_processes_sees_exactly_the_same(county:
                 "homeDirectory": "/h",
             },
         )
-    inventory = load_inventory(county.root)
-    settings = apply_env_overrides(inventory.directory, {})
+    inventory = load_inventory(county.root, {})
+    settings = inventory.directory
     layout = Layout(settings.base_dn)
     connection = connect(settings)
     try:
@@ -647,7 +647,7 @@ def test_new_accounts_go_in_transactions_and_a_refused_batch_entry_by_entry(
     earlier = len(audit_file.read_text().splitlines())
     big_school(county, 600)  # three batches of TRANSACTION_SIZE (250, 250, 100)
     outcomes = counted_transactions(monkeypatch)
-    inventory = load_inventory(county.root)
+    inventory = load_inventory(county.root, {})
     intruder: list[str] = []
 
     def meanwhile(plan: Plan) -> bool:
@@ -658,8 +658,7 @@ def test_new_accounts_go_in_transactions_and_a_refused_batch_entry_by_entry(
             assert conn.add(creates[300].dn, ["inetOrgPerson"], {"cn": "Hand", "sn": "Made", "uid": "x"})
         return True
 
-    settings = apply_env_overrides(inventory.directory, {})
-    outcome = run_sync(inventory, settings, SyncOptions(), command="test", confirm=meanwhile)
+    outcome = run_sync(inventory, SyncOptions(), command="test", confirm=meanwhile)
     assert outcomes == [True, False, True]
     refused = [(c.dn, "alreadyexists" in error.lower()) for c, error in outcome.result.failed]
     assert refused == [(intruder[0], True)]
@@ -715,7 +714,7 @@ def test_own_search_decoding_reads_exactly_what_ldap3_reads(county: County) -> N
             odd_dn, ["inetOrgPerson"], {"sn": "Ölçer", "description": ["ä", "b" * 300, "*)(uid=*"]}
         ), conn.result
     base = county.slapd.base_dn
-    settings = apply_env_overrides(load_inventory(county.root).directory, {})
+    settings = load_inventory(county.root, {}).directory
     fast = connect(settings, strategy=ldap3.SYNC, bulk_read=True)
     plain = connect(settings)  # SAFE_SYNC: ldap3 decodes
     queries = [

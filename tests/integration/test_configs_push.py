@@ -15,18 +15,20 @@ import pytest
 from click.testing import CliRunner, Result
 
 from schulit.cli import cli
-from schulit.devservers.slapd import free_port
+from schulit.devservers.slapd import Slapd, free_port
 from schulit.devservers.sshd import Sshd
 
 REPO_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
 
 class Fleet:
-    """A test inventory whose schools' servers are the session's sshd hosts, each with its own root folder."""
+    """A test inventory whose schools' servers are the session's sshd hosts, each with its own root folder,
+    and whose directory is a real slapd: configs render from what ``accounts sync`` wrote there."""
 
-    def __init__(self, root: Path, hosts: list[Sshd], key: Path, known_hosts: Path):
+    def __init__(self, root: Path, hosts: list[Sshd], key: Path, known_hosts: Path, slapd: Slapd):
         self.root = root
         self.hosts = hosts
+        self.synced = False
         self.templates = root / "templates"
         shutil.copytree(REPO_TEMPLATES, self.templates)
         (root / "schools").mkdir(parents=True)
@@ -37,9 +39,22 @@ name = "Testkreis"
 short_name = "lk-test"
 
 [directory]
-url = "ldap://127.0.0.1:1"
-base_dn = "dc=lk-test,dc=example"
-bind_dn = "cn=admin,dc=lk-test,dc=example"
+url = "{slapd.url}"
+base_dn = "{slapd.base_dn}"
+bind_dn = "{slapd.bind_dn}"
+password_file = "{slapd.password_file}"
+allow_plaintext_loopback = true
+
+[passwords]
+delivery_dir = "{root / "passwords"}"
+
+[servers]
+secrets_dir = "{root / "server-secrets"}"
+
+[samba]
+enabled = true
+domain_name = "LKTEST"
+domain_sid = "S-1-5-21-1111-2222-3333"
 
 [ssh]
 key_file = "{key}"
@@ -63,9 +78,11 @@ dir = "{self.templates}"
         network: str = "",
     ) -> Path:
         """School gs-tN with one fileserver+dhcp server on host N (or the given address/port)."""
+        self.synced = False
         host = self.hosts[number] if number < len(self.hosts) else None
         host_root = self.root / "hosts" / f"fs{number}"
         host_root.mkdir(parents=True, exist_ok=True)
+        (host_root / "etc/sssd/conf.d").mkdir(parents=True, exist_ok=True)  # as Debian's sssd-common has it
         (self.root / "rosters" / f"gs-t{number}.csv").write_text(
             "ID;Nachname;Vorname;Klasse\n1;Müller;Lea;1a\n2;Öztürk;Emre;2b\n3;Weiß;Jonas;2b\n"
         )
@@ -89,6 +106,8 @@ root = "{host_root}"
 
 [servers.handler_commands]
 reload-smbd = "echo reload-smbd >> {log}"
+restart-smbd = "echo restart-smbd >> {log}"
+store-samba-ldap-secret = "echo store-samba-ldap-secret >> {log}"
 restart-sssd = "echo restart-sssd >> {log}"
 reload-dnsmasq = "echo reload-dnsmasq >> {log}"
 restart-dnsmasq = "echo restart-dnsmasq >> {log}"
@@ -122,10 +141,30 @@ restart-dnsmasq = "echo restart-dnsmasq >> {log}"
             ]
         return "\n".join(lines) + "\n"
 
+    def run(self, *args: str) -> Result:
+        return CliRunner().invoke(cli, ["--inventory", str(self.root), *args], catch_exceptions=False)
+
+    def sync(self) -> None:
+        """Bring the schools' rosters into the directory (once per new school): what configs render from."""
+        if not self.synced:
+            synced = self.run("accounts", "sync", "--yes")
+            assert synced.exit_code == 0, synced.output
+            self.synced = True
+
     def push(self, *args: str) -> Result:
-        return CliRunner().invoke(
-            cli, ["--inventory", str(self.root), "configs", "push", *args], catch_exceptions=False
-        )
+        """``configs push`` of the synced schools."""
+        self.sync()
+        return self.run("configs", "push", *args)
+
+
+ALL_HANDLERS = [
+    "reload-dnsmasq",
+    "reload-smbd",
+    "restart-dnsmasq",
+    "restart-smbd",
+    "restart-sssd",
+    "store-samba-ldap-secret",
+]
 
 
 def handlers(host_root: Path) -> list[str]:
@@ -138,8 +177,10 @@ def files_below(path: Path) -> dict[str, bytes]:
 
 
 @pytest.fixture
-def fleet(tmp_path: Path, sshd_hosts: list[Sshd], ssh_client_key: Path, known_hosts_file: Path) -> Fleet:
-    return Fleet(tmp_path / "inventory", sshd_hosts, ssh_client_key, known_hosts_file)
+def fleet(
+    tmp_path: Path, sshd_hosts: list[Sshd], ssh_client_key: Path, known_hosts_file: Path, slapd: Slapd
+) -> Fleet:
+    return Fleet(tmp_path / "inventory", sshd_hosts, ssh_client_key, known_hosts_file, slapd)
 
 
 def test_first_push_writes_then_second_changes_nothing(fleet: Fleet) -> None:
@@ -154,14 +195,18 @@ def test_first_push_writes_then_second_changes_nothing(fleet: Fleet) -> None:
     assert stat.S_IMODE(sssd.stat().st_mode) == 0o600
     assert sssd.stat().st_uid == 0 and sssd.stat().st_gid == 0
     assert "52:54:00:00:00:00,drucker,10.0.0.20" in (root / "etc/schulit/dnsmasq/dhcp-hosts").read_text()
-    assert sorted(handlers(root)) == ["reload-dnsmasq", "reload-smbd", "restart-dnsmasq", "restart-sssd"]
+    assert sorted(handlers(root)) == ALL_HANDLERS
     assert "fs0" in first.output and "changed" in first.output
+    # the class shares' folders exist, owned by the class group (its number from the directory), setgid
+    share = (root / "srv/samba/gs-t0/klassen/2b").stat()
+    assert stat.S_IMODE(share.st_mode) == 0o2770 and share.st_uid == 0 and share.st_gid >= 100000
     before = files_below(root)
 
     second = fleet.push()
     assert second.exit_code == 0, second.output
     assert files_below(root) == before
-    assert len(handlers(root)) == 4, "no handler may run when nothing changed"
+    assert (root / "srv/samba/gs-t0/klassen/2b").stat() == share
+    assert len(handlers(root)) == len(ALL_HANDLERS), "no handler may run when nothing changed"
     assert "changed 0" in second.output
 
 
@@ -194,6 +239,9 @@ def test_check_and_diff_show_changes_without_making_them(fleet: Fleet) -> None:
     assert fleet.push().exit_code == 0
     (fleet.root / "rosters" / "gs-t0.csv").write_text("ID;Nachname;Vorname;Klasse\n1;Müller;Lea;3c\n")
     before = files_below(root)
+    unsynced = fleet.push("--check", "--diff")  # configs follow the directory, not the roster file
+    assert unsynced.exit_code == 0 and "klasse-3c" not in unsynced.output, unsynced.output
+    assert fleet.run("accounts", "sync", "--yes", "--force").exit_code == 0
     result = fleet.push("--check", "--diff")
     assert result.exit_code == 0, result.output
     assert "+[klasse-3c]" in result.output and "-[klasse-1a]" in result.output
@@ -347,9 +395,10 @@ def test_render_writes_files_for_review_without_network(fleet: Fleet, tmp_path: 
     rendered = files_below(out / "fs0")
     assert sorted(rendered) == [
         "etc/dnsmasq.d/schule.conf",
+        "etc/ldap/ldap.conf",
         "etc/motd",
+        "etc/samba/schulit-ldap.secret",
         "etc/samba/smb.conf",
-        "etc/schulit/class-shares.list",
         "etc/schulit/dnsmasq/dhcp-hosts",
         "etc/schulit/dnsmasq/hosts",
         "etc/sssd/sssd.conf",

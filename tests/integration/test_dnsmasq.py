@@ -9,13 +9,16 @@ from pathlib import Path
 import pytest
 
 from schulit.devservers.dnsmasq import Dnsmasq
+from schulit.devservers.slapd import Slapd
 from schulit.devservers.sshd import Sshd
 from tests.integration.test_configs_push import Fleet, handlers
 
 
 @pytest.fixture
-def fleet(tmp_path: Path, sshd_hosts: list[Sshd], ssh_client_key: Path, known_hosts_file: Path) -> Fleet:
-    return Fleet(tmp_path / "inventory", sshd_hosts, ssh_client_key, known_hosts_file)
+def fleet(
+    tmp_path: Path, sshd_hosts: list[Sshd], ssh_client_key: Path, known_hosts_file: Path, slapd: Slapd
+) -> Fleet:
+    return Fleet(tmp_path / "inventory", sshd_hosts, ssh_client_key, known_hosts_file, slapd)
 
 
 def new_handlers(root: Path, before: list[str]) -> list[str]:

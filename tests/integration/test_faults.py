@@ -328,12 +328,15 @@ def test_delivery_files_written_within_one_second_keep_their_order(
 
 
 @pytest.fixture
-def fleet(tmp_path: Path, sshd_hosts: list[Sshd], ssh_client_key: Path, known_hosts_file: Path) -> Fleet:
-    return Fleet(tmp_path / "inventory", sshd_hosts, ssh_client_key, known_hosts_file)
+def fleet(
+    tmp_path: Path, sshd_hosts: list[Sshd], ssh_client_key: Path, known_hosts_file: Path, slapd: Slapd
+) -> Fleet:
+    return Fleet(tmp_path / "inventory", sshd_hosts, ssh_client_key, known_hosts_file, slapd)
 
 
 def rendered(fleet: Fleet, tmp_path: Path, name: str) -> dict[str, dict[str, bytes]]:
     """What each host should hold: ``configs render`` output per server name."""
+    fleet.sync()
     out = tmp_path / f"rendered-{name}"
     result = CliRunner().invoke(
         cli, ["--inventory", str(fleet.root), "configs", "render", "--output", str(out)]

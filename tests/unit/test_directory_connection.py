@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from schulit.directory.connection import apply_env_overrides, check_transport, read_secret_file
+from schulit.directory.connection import check_transport, read_secret_file
 from schulit.errors import DirectoryError
 from schulit.inventory import DirectorySettings
 
@@ -41,23 +41,6 @@ def test_plain_ldap_to_loopback_needs_explicit_permission() -> None:
 )
 def test_tls_and_local_socket_are_accepted(settings: DirectorySettings) -> None:
     check_transport(settings)
-
-
-def test_env_overrides_every_connection_setting() -> None:
-    env = {
-        "SCHULIT_LDAP_URL": "ldaps://ldap.lk.example",
-        "SCHULIT_LDAP_BASE_DN": "dc=lk,dc=example",
-        "SCHULIT_LDAP_BIND_DN": "cn=schulit,dc=lk,dc=example",
-        "SCHULIT_LDAP_PASSWORD_FILE": "/etc/schulit/bind.pw",
-        "SCHULIT_LDAP_CA_FILE": "/etc/schulit/ca.pem",
-    }
-    result = apply_env_overrides(BASE, env)
-    assert result.url == "ldaps://ldap.lk.example"
-    assert result.base_dn == "dc=lk,dc=example"
-    assert result.bind_dn == "cn=schulit,dc=lk,dc=example"
-    assert result.password_file == Path("/etc/schulit/bind.pw")
-    assert result.ca_file == Path("/etc/schulit/ca.pem")
-    assert apply_env_overrides(BASE, {}) == BASE
 
 
 def test_secret_file_readable_by_others_is_refused(tmp_path: Path) -> None:

@@ -43,7 +43,6 @@ def _edit(path: Path, old: str, new: str) -> None:
         ("duplicate_id", "gs-b.toml", "id: duplicate school id 'gs-a'"),
         ("unknown_key", "county.toml", "safety.max_deletes: unknown key"),
         ("bad_port", "gs-a.toml", "servers[0].port: expected an integer from 1 to 65535"),
-        ("missing_roster", "gs-b.toml", "rosters[0].path: roster file not found"),
     ],
 )
 def test_broken_inventory_names_file_and_key(tmp_path: Path, breakage: str, file_name: str, key: str) -> None:
@@ -63,8 +62,6 @@ def test_broken_inventory_names_file_and_key(tmp_path: Path, breakage: str, file
             school_a.read_text() + '\n[[servers]]\nname = "fs1"\naddress = "127.0.0.1"\n'
             'port = 70000\nroles = ["fileserver"]\n'
         )
-    elif breakage == "missing_roster":
-        (root / "rosters" / "gs-b.csv").unlink()
 
     with pytest.raises(InventoryError) as error:
         load_inventory(root)
@@ -99,3 +96,58 @@ def test_missing_inventory_directory(tmp_path: Path) -> None:
     result = run_check(tmp_path / "nowhere")
     assert result.exit_code == 1
     assert "inventory directory not found" in result.output
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "problem"),
+    [
+        ("SCHULIT_LDAP_BASE_DN", "schule-example", "is not a distinguished name"),
+        ("SCHULIT_LDAP_BIND_DN", "admin", "is not a distinguished name"),
+        ("SCHULIT_LDAP_URL", "http://ldap.example", "expected an ldap://, ldaps:// or ldapi:// URL"),
+    ],
+)
+def test_a_bad_value_from_the_environment_names_the_variable(
+    tmp_path: Path, variable: str, value: str, problem: str
+) -> None:
+    root = write_inventory(tmp_path)
+    with pytest.raises(InventoryError) as error:
+        load_inventory(root, {variable: value})
+    assert f"environment: {variable}: " in str(error.value) and problem in str(error.value), str(error.value)
+
+
+def test_the_environment_overrides_every_connection_setting_at_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = write_inventory(tmp_path, url="ldap://127.0.0.1:389", base_dn="dc=inventar,dc=example")
+    monkeypatch.chdir(tmp_path)
+    environ = {
+        "SCHULIT_LDAP_URL": "ldaps://127.0.0.2:1636",
+        "SCHULIT_LDAP_BASE_DN": "ou=Schulen,o=Landkreis",
+        "SCHULIT_LDAP_BIND_DN": "cn=schulit,ou=Dienste,o=Landkreis",
+        "SCHULIT_LDAP_PASSWORD_FILE": "secrets/bind.pw",  # relative to where the variable was set
+        "SCHULIT_LDAP_CA_FILE": "/etc/schulit/ca.pem",
+    }
+    inventory = load_inventory(root, environ)
+    settings = inventory.directory
+    assert (settings.url, settings.base_dn, settings.bind_dn) == (
+        "ldaps://127.0.0.2:1636",
+        "ou=Schulen,o=Landkreis",
+        "cn=schulit,ou=Dienste,o=Landkreis",
+    )
+    assert settings.password_file == tmp_path / "secrets" / "bind.pw"
+    assert settings.ca_file == Path("/etc/schulit/ca.pem")
+    assert inventory.layout.schools_dn == "ou=schools,ou=Schulen,o=Landkreis"
+    assert load_inventory(root, {}).directory.base_dn == "dc=inventar,dc=example"
+
+
+def test_one_directory_spelled_two_ways_is_one_lock(tmp_path: Path) -> None:
+    from schulit.accounts.lock import default_lock_path
+
+    root = write_inventory(tmp_path, url="ldap://127.0.0.1:389/", base_dn="dc=lk-test,dc=example")
+    plain = load_inventory(root, {}).directory
+    spelled = load_inventory(
+        root, {"SCHULIT_LDAP_URL": "ldap://127.0.0.1", "SCHULIT_LDAP_BASE_DN": "DC=LK-Test, dc=Example"}
+    ).directory
+    other = load_inventory(root, {"SCHULIT_LDAP_BASE_DN": "dc=other,dc=example"}).directory
+    assert default_lock_path(plain) == default_lock_path(spelled)
+    assert default_lock_path(plain) != default_lock_path(other)
