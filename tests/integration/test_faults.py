@@ -35,8 +35,15 @@ from schulit.devservers.slapd import Slapd
 from schulit.devservers.sshd import Sshd
 from schulit.inventory import load_inventory
 from schulit.passwords import crypt
+from schulit.servers.secrets import PLACEHOLDER
 from tests.integration.test_accounts_sync import County
-from tests.integration.test_configs_push import Fleet, files_below, handlers, silent_listener  # noqa: F401
+from tests.integration.test_configs_push import (  # noqa: F401
+    ALL_HANDLERS,
+    Fleet,
+    files_below,
+    handlers,
+    silent_listener,
+)
 from tests.plugins.slapd import TEST_BASE_DN
 
 PUPILS = 1000  # enough that a sync takes a second or two: time to hit it midway
@@ -346,12 +353,20 @@ def rendered(fleet: Fleet, tmp_path: Path, name: str) -> dict[str, dict[str, byt
 
 
 def targets(host_root: Path) -> dict[str, bytes]:
-    """The pushed files on a host (handler log, backups, temp files and schulit's own state left out)."""
+    """The pushed files on a host (handler log, backups, temp files and schulit's own state left out), the
+    server's secret shown as the placeholder (as in ``configs render`` output)."""
+    secret_file = host_root.parents[1] / "server-secrets" / f"{host_root.name}.secret"
+    secret = secret_file.read_bytes().strip() if secret_file.exists() else b"\0"
     return {
-        path: data
+        path: data.replace(secret, PLACEHOLDER.encode())
         for path, data in files_below(host_root).items()
         if path.startswith("etc/") and ".schulit-" not in path
     }
+
+
+def file_results(host: dict[str, Any]) -> list[dict[str, Any]]:
+    """A host's results for files (folders, whose paths end in /, left out)."""
+    return [f for f in host["files"] if not f["path"].endswith("/")]
 
 
 def temp_files(host_root: Path) -> list[str]:
@@ -363,19 +378,16 @@ def push_json(fleet: Fleet, *args: str) -> tuple[int, dict[str, dict[str, Any]]]
     return result.exit_code, {h["name"]: h for h in json.loads(result.output)["hosts"]}
 
 
-ALL_HANDLERS = ["reload-dnsmasq", "reload-smbd", "restart-dnsmasq", "restart-sssd"]
-
-
 def test_session_killed_between_two_files_of_a_host(fleet: Fleet, tmp_path: Path) -> None:
     roots = [fleet.school(i) for i in range(3)]
     assert fleet.push().exit_code == 0
     old = [targets(root) for root in roots]
-    assert len(old[0]) == 7
+    assert len(old[0]) == 8
     for template in fleet.templates.rglob("*.j2"):  # every file of every host gets a new version
         template.write_text(template.read_text() + "\n# Wartungsfenster: dienstags 18 Uhr\n")
     new = rendered(fleet, tmp_path, "new")
-    # fs0: the validate of its 5th file (dnsmasq) kills the SSH session that runs it: 4 files are in place,
-    # the 5th is uploaded as a temp file, the 6th and 7th not yet touched
+    # fs0: the validate of its 6th file (dnsmasq) kills the SSH session that runs it: 5 files are in place,
+    # the 6th is uploaded as a temp file, the 7th and 8th not yet touched
     school = fleet.root / "schools" / "gs-t0.toml"
     school.write_text(
         school.read_text().replace(
@@ -388,7 +400,9 @@ def test_session_killed_between_two_files_of_a_host(fleet: Fleet, tmp_path: Path
     assert hosts["fs0"]["status"] in ("failed", "unreachable"), hosts["fs0"]
     assert "connection lost" in hosts["fs0"]["error"], hosts["fs0"]
     statuses = {Path(f["path"]).name: f["status"] for f in hosts["fs0"]["files"]}
-    assert statuses == dict.fromkeys(["smb.conf", "class-shares.list", "sssd.conf", "motd"], "changed")
+    assert statuses == dict.fromkeys(
+        ["sssd.conf", "ldap.conf", "schulit-ldap.secret", "smb.conf", "motd"], "changed"
+    )
     now = targets(roots[0])
     assert set(now) == set(old[0])
     for path, data in now.items():  # each file is the old or the new version, never a mix or a stub
@@ -404,7 +418,7 @@ def test_session_killed_between_two_files_of_a_host(fleet: Fleet, tmp_path: Path
     code, hosts = push_json(fleet)
     assert code == 0, hosts
     assert hosts["fs0"]["status"] == "changed"
-    assert [Path(f["path"]).name for f in hosts["fs0"]["files"] if f["status"] == "changed"] == [
+    assert [Path(f["path"]).name for f in file_results(hosts["fs0"]) if f["status"] == "changed"] == [
         "schule.conf",
         "dhcp-hosts",
         "hosts",
@@ -418,7 +432,7 @@ def test_session_killed_between_two_files_of_a_host(fleet: Fleet, tmp_path: Path
 
     code, hosts = push_json(fleet)
     assert code == 0 and {h["status"] for h in hosts.values()} == {"ok"}
-    assert len(handlers(roots[0])) == 8, "nothing pending any more"
+    assert len(handlers(roots[0])) == 2 * len(ALL_HANDLERS), "nothing pending any more"
 
 
 def test_host_without_ssh_banner_is_unreachable_in_time_and_the_others_finish(
@@ -446,7 +460,7 @@ def test_host_without_ssh_banner_is_unreachable_in_time_and_the_others_finish(
     for number, root in enumerate(roots):
         host = hosts[f"fs{number}"]
         assert host.status == "changed", host
-        assert [f.status for f in host.files] == ["changed"] * 7
+        assert [f.status for f in host.files if not f.path.endswith("/")] == ["changed"] * 8
         assert targets(root) == expected[host.name]
         assert sorted(handlers(root)) == ALL_HANDLERS
 
@@ -469,7 +483,13 @@ def test_sigterm_during_a_push_starts_no_further_host_and_the_next_push_complete
     assert code == 1, (code, stderr)
     assert "Traceback" not in stderr and stderr.strip().splitlines()[-1] == "schulit: terminated (SIGTERM)"
     # fs0 finished the file it was installing (whole), then stopped; no other host was started
-    assert targets(roots[0]) == {"etc/samba/smb.conf": expected["fs0"]["etc/samba/smb.conf"]}
+    first_files = (
+        "etc/sssd/sssd.conf",
+        "etc/ldap/ldap.conf",
+        "etc/samba/schulit-ldap.secret",
+        "etc/samba/smb.conf",
+    )
+    assert targets(roots[0]) == {path: expected["fs0"][path] for path in first_files}
     assert handlers(roots[0]) == []
     for root in roots[1:]:
         assert files_below(root) == {}
@@ -508,18 +528,19 @@ def test_read_only_target_folder_fails_that_file_and_host_only(fleet: Fleet) -> 
         assert code == 4
         host = hosts["fs0"]
         assert host["status"] == "failed"
-        files = {Path(f["path"]).name: f for f in host["files"]}
+        files = {Path(f["path"]).name: f for f in file_results(host)}
         assert files["smb.conf"]["status"] == "failed"
         assert "Permission denied" in files["smb.conf"]["error"], files["smb.conf"]
         assert "smb.conf" in host["error"]
         assert sorted(n for n, f in files.items() if f["status"] == "changed") == [
-            "class-shares.list",
             "dhcp-hosts",
             "hosts",
+            "ldap.conf",
             "motd",
             "schule.conf",
             "sssd.conf",
         ], "the host's other files are still pushed"
+        assert files["schulit-ldap.secret"]["status"] == "failed", "it lives in the same folder"
         assert (samba / "smb.conf").read_text() == "# old\n"
         assert sorted(p.name for p in samba.iterdir()) == ["smb.conf"]
         assert hosts["fs1"]["status"] == "changed" and (other / "etc/samba/smb.conf").exists()
