@@ -549,7 +549,7 @@ def test_read_only_target_folder_fails_that_file_and_host_only(fleet: Fleet) -> 
     assert hosts["fs0"]["status"] == "changed" and hosts["fs1"]["status"] == "ok"
     assert "[global]" in (samba / "smb.conf").read_text()
     assert (samba / "smb.conf.schulit-bak").read_text() == "# old\n"
-    assert handlers(broken).count("reload-smbd") == 2
+    assert handlers(broken).count("reload-smbd") == 1, "only once smb.conf could be installed"
 
 
 @contextmanager
