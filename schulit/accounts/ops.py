@@ -29,7 +29,7 @@ from schulit.audit import AuditLog
 from schulit.directory.layout import Layout
 from schulit.directory.read import first, paged, values
 from schulit.errors import DirectoryError, SafetyLimitError, SchulitError
-from schulit.inventory import Inventory
+from schulit.inventory import Inventory, SambaSettings
 from schulit.passwords import generate_password, hash_password
 
 
@@ -115,23 +115,31 @@ def account_json(
     return document
 
 
-def lock(connection: ldap3.Connection, account: ActualAccount, audit: AuditLog, today: date) -> bool:
+def lock(
+    connection: ldap3.Connection,
+    account: ActualAccount,
+    audit: AuditLog,
+    today: date,
+    samba: SambaSettings | None = None,
+) -> bool:
     """Lock by hand (kept across syncs). Returns False if it was locked already."""
     if account.locked_on is not None:
         return False
     password, _ = read_state_attributes(connection, account.dn)
-    modification = schema.lock_modification(password, today)
+    modification = schema.lock_modification(password, today, samba)
     _check(connection.modify(account.dn, modification), f"locking {account.login}")
     audit.record("modify", account.dn, list(modification))
     return True
 
 
-def unlock(connection: ldap3.Connection, account: ActualAccount, audit: AuditLog) -> bool:
+def unlock(
+    connection: ldap3.Connection, account: ActualAccount, audit: AuditLog, samba: SambaSettings | None = None
+) -> bool:
     """Remove a hand lock; a deactivated account stays disabled. Returns False if it was not locked."""
     if account.locked_on is None:
         return False
     password, descriptions = read_state_attributes(connection, account.dn)
-    modification = schema.unlock_modification(password, descriptions)
+    modification = schema.unlock_modification(password, descriptions, samba)
     _check(connection.modify(account.dn, modification), f"unlocking {account.login}")
     audit.record("modify", account.dn, list(modification))
     return True
@@ -160,7 +168,9 @@ def reset_passwords(
     files = write_new_passwords(inventory.passwords.delivery_dir, holders, names, "reset")
     for account in accounts:
         hashed = hash_password(passwords[account.login], inventory.passwords.hash_scheme)
-        modification = schema.password_modification(hashed, active=account.state == "active")
+        modification = schema.password_modification(
+            hashed, active=account.state == "active", password=passwords[account.login], samba=inventory.samba
+        )
         _check(connection.modify(account.dn, modification), f"resetting the password of {account.login}")
         audit.record("modify", account.dn, list(modification))
     return files

@@ -57,3 +57,15 @@ def test_pam_accepts_the_letters_password_and_refuses_a_wrong_one(school_county:
     assert not sssd.login("lea.mueller", passwords["lea.mueller"] + "x")
     assert not sssd.login("ben.roth", passwords["ben.roth"]), "not a pupil of this school"
     assert school_county.sssd("gs-b").login("anja.schroeder", passwords["anja.schroeder"])
+
+
+def test_smbclient_opens_the_pupils_class_share_and_no_other(school_county: County) -> None:
+    smbd = school_county.smbd("gs-a")
+    passwords = school_county.passwords()
+    opened = smbd.client("klasse-1a", "lea.mueller", passwords["lea.mueller"])
+    assert opened.returncode == 0, opened.stdout + opened.stderr
+    refused = smbd.client("klasse-1b", "lea.mueller", passwords["lea.mueller"])
+    assert refused.returncode != 0 and "NT_STATUS_ACCESS_DENIED" in refused.stdout + refused.stderr
+    assert not smbd.opens("klasse-1a", "lea.mueller", passwords["lea.mueller"] + "x"), "a wrong password"
+    assert not smbd.opens("klasse-1a", "ben.roth", passwords["ben.roth"]), "a pupil of another school"
+    assert smbd.opens("klasse-1b", "tom.bauer", passwords["tom.bauer"]), "teachers open every class share"

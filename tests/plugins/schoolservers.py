@@ -18,6 +18,7 @@ from click.testing import CliRunner, Result
 from schulit.cli import cli
 from schulit.devservers.namespace import ServerNamespace
 from schulit.devservers.slapd import Slapd, TlsFiles, free_port, samba_schema
+from schulit.devservers.smbd import Smbd
 from schulit.devservers.sshd import Sshd
 from schulit.devservers.sssd import Sssd, restart_command
 from schulit.devservers.tls import issue_server_cert, make_ca
@@ -50,6 +51,7 @@ class County:
     namespaces: dict[str, ServerNamespace] = field(default_factory=dict)
     sshds: dict[str, Sshd] = field(default_factory=dict)
     sssds: dict[str, Sssd] = field(default_factory=dict)
+    smbds: dict[str, Smbd] = field(default_factory=dict)
 
     def run(self, *args: str) -> Result:
         return CliRunner().invoke(cli, ["--inventory", str(self.root), *args], catch_exceptions=False)
@@ -90,6 +92,12 @@ class County:
     def identity(self, school: str) -> str:
         server = SCHOOLS[school][0]
         return f"cn={server},ou={school},ou=servers,ou=schulit,{BASE_DN}"
+
+    def smbd(self, school: str) -> Smbd:
+        """The school server's smbd, started on first use (sssd is up: the push restarted it)."""
+        if school not in self.smbds:
+            self.smbds[school] = Smbd(self.namespaces[school]).start()
+        return self.smbds[school]
 
     def sssd(self, school: str) -> Sssd:
         """The school server's sssd (the push's restart-sssd handler started it)."""
@@ -220,6 +228,8 @@ def school_county(tmp_path_factory: pytest.TempPathFactory, ssh_client_key: Path
             assert result.exit_code == 0, (command, result.output)
         yield county
     finally:
+        for smbd in county.smbds.values():
+            smbd.stop()
         for namespace in county.namespaces.values():
             Sssd(namespace).stop()
         for sshd in county.sshds.values():
