@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-import ldap3
+import stat
+import time
+from pathlib import Path
 
-from tests.plugins.schoolservers import BASE_DN, County
+import ldap3
+import pytest
+
+from schulit.accounts.schema import enabled_hash
+from schulit.servers.secrets import PLACEHOLDER
+from tests.plugins.schoolservers import BASE_DN, PUPILS, County
 
 
 def logins(connection: ldap3.Connection) -> set[str]:
@@ -69,3 +76,104 @@ def test_smbclient_opens_the_pupils_class_share_and_no_other(school_county: Coun
     assert not smbd.opens("klasse-1a", "lea.mueller", passwords["lea.mueller"] + "x"), "a wrong password"
     assert not smbd.opens("klasse-1a", "ben.roth", passwords["ben.roth"]), "a pupil of another school"
     assert smbd.opens("klasse-1b", "tom.bauer", passwords["tom.bauer"]), "teachers open every class share"
+
+
+def test_the_secret_is_in_0600_files_on_the_server_only(school_county: County, tmp_path: Path) -> None:
+    secret = school_county.secret("fs-a")
+    host = school_county.hosts["gs-a"]
+    for path in (host / "etc/sssd/sssd.conf", host / "etc/samba/schulit-ldap.secret"):
+        assert secret in path.read_text() and stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE((school_county.root / "server-secrets" / "fs-a.secret").stat().st_mode) == 0o600
+    rendered = school_county.run("configs", "render", "--output", str(tmp_path / "review"))
+    assert rendered.exit_code == 0, rendered.output
+    review = (tmp_path / "review" / "fs-a" / "etc/sssd/sssd.conf").read_text()
+    assert PLACEHOLDER in review and secret not in review
+    checked = school_county.run("configs", "push", "--check", "--diff")
+    assert checked.exit_code == 0 and "changed=0" in checked.output and secret not in checked.output
+    audit = school_county.root / "audit.jsonl"
+    assert not audit.exists() or secret not in audit.read_text()
+    again = school_county.run("--verbose", "configs", "push")
+    assert again.exit_code == 0 and "changed=0" in again.output, "the secret is stable: nothing to push"
+    assert secret not in again.output
+
+
+# --- the tests below change the county (in this order) ------------------------------------------------
+
+
+def test_a_leaver_is_refused_even_with_a_working_hash(school_county: County) -> None:
+    passwords = school_county.passwords()
+    sssd, smbd = school_county.sssd("gs-a"), school_county.smbd("gs-a")
+    assert sssd.login("jonas.weiss", passwords["jonas.weiss"])
+    assert smbd.opens("klasse-1a", "jonas.weiss", passwords["jonas.weiss"])
+    school_county.pupils("gs-a", [p for p in PUPILS["gs-a"] if p[2] != "Jonas"])
+    synced = school_county.run("accounts", "sync", "--yes")
+    assert synced.exit_code == 0, synced.output
+    assert not sssd.login("jonas.weiss", passwords["jonas.weiss"])
+    leaver = smbd.client("klasse-1a", "jonas.weiss", passwords["jonas.weiss"])
+    assert leaver.returncode != 0
+    # an admin restores the hash by mistake: binds work again, but sssd still honours shadowExpire
+    with school_county.connection() as admin:
+        dn = f"uid=jonas.weiss,ou=pupils,ou=gs-a,ou=schools,{BASE_DN}"
+        admin.search(dn, "(objectClass=*)", ldap3.BASE, attributes=["userPassword"])
+        stored = admin.entries[0].userPassword.value
+        stored = stored.decode() if isinstance(stored, bytes) else stored
+        admin.modify(dn, {"userPassword": [(ldap3.MODIFY_REPLACE, [enabled_hash(stored)])]})
+    with school_county.connection(dn, passwords["jonas.weiss"]):
+        pass  # the password binds again
+    time.sleep(6)  # sssd re-reads an entry for PAM once it is older than pam_id_timeout (5 s)
+    assert not sssd.login("jonas.weiss", passwords["jonas.weiss"]), "shadowExpire: account expired"
+
+
+def test_a_locked_account_is_refused(school_county: County) -> None:
+    passwords = school_county.passwords()
+    sssd, smbd = school_county.sssd("gs-a"), school_county.smbd("gs-a")
+    assert sssd.login("mia.klein", passwords["mia.klein"])
+    assert smbd.opens("klasse-1b", "mia.klein", passwords["mia.klein"])
+    assert school_county.run("accounts", "lock", "mia.klein").exit_code == 0
+    assert not sssd.login("mia.klein", passwords["mia.klein"])
+    assert not smbd.opens("klasse-1b", "mia.klein", passwords["mia.klein"])
+
+
+def test_after_reset_password_the_new_one_works_and_the_old_one_not(school_county: County) -> None:
+    old = school_county.passwords()["lea.mueller"]
+    reset = school_county.run("accounts", "reset-password", "lea.mueller")
+    assert reset.exit_code == 0, reset.output
+    new = school_county.passwords()["lea.mueller"]
+    assert new != old
+    sssd, smbd = school_county.sssd("gs-a"), school_county.smbd("gs-a")
+    assert smbd.opens("klasse-1a", "lea.mueller", new)
+    assert not smbd.opens("klasse-1a", "lea.mueller", old)
+    assert sssd.login("lea.mueller", new) and not sssd.login("lea.mueller", old)
+
+
+def test_rotate_secret_then_push_brings_the_new_secret(school_county: County) -> None:
+    old = school_county.secret("fs-a")
+    rotated = school_county.run("servers", "rotate-secret", "fs-a")
+    assert rotated.exit_code == 0, rotated.output
+    new = school_county.secret("fs-a")
+    assert new != old and new not in rotated.output
+    pushed = school_county.run("configs", "push", "--limit", "fs-a")
+    assert pushed.exit_code == 0, pushed.output
+    assert "restart-sssd" in pushed.output and "store-samba-ldap-secret" in pushed.output
+    assert new in (school_county.hosts["gs-a"] / "etc/sssd/sssd.conf").read_text()
+    with pytest.raises(ldap3.core.exceptions.LDAPBindError):
+        school_county.connection(school_county.identity("gs-a"), old)
+    sssd = school_county.sssd("gs-a")  # the handler restarted it with the new secret
+    assert sssd.getent("passwd", "tom.bauer").startswith("tom.bauer:")
+    smbd = school_county.smbd("gs-a")
+    smbd.stop()  # what the restart-smbd handler does on a real server
+    smbd.start()
+    assert smbd.opens("lehrkraefte", "tom.bauer", school_county.passwords()["tom.bauer"])
+
+
+def test_a_class_that_is_gone_keeps_its_folder_but_loses_its_share(school_county: County) -> None:
+    host = school_county.hosts["gs-a"]
+    folder = host / "srv/samba/gs-a/klassen/1b"
+    (folder / "arbeit.txt").write_text("Mias Aufsatz\n")
+    moved = [(i, last, first, "1a") for i, last, first, _class in PUPILS["gs-a"] if first != "Jonas"]
+    school_county.pupils("gs-a", moved)
+    assert school_county.run("accounts", "sync", "--yes").exit_code == 0
+    pushed = school_county.run("configs", "push", "--limit", "fs-a")
+    assert pushed.exit_code == 0, pushed.output
+    assert "[klasse-1b]" not in (host / "etc/samba/smb.conf").read_text()
+    assert (folder / "arbeit.txt").read_text() == "Mias Aufsatz\n"

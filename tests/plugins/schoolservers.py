@@ -5,7 +5,6 @@ synced, identities created and configs pushed. Session-scoped: it is built once 
 
 from __future__ import annotations
 
-import csv
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from schulit.cli import cli
+from schulit.delivery import read_deliveries
 from schulit.devservers.namespace import ServerNamespace
 from schulit.devservers.slapd import Slapd, TlsFiles, free_port, samba_schema
 from schulit.devservers.smbd import Smbd
@@ -67,14 +67,7 @@ class County:
 
     def passwords(self) -> dict[str, str]:
         """login -> the newest password from the delivery files (what the letters print)."""
-        found: dict[str, tuple[str, str]] = {}
-        for path in (self.root / "passwords").glob("*/passwords-*.csv"):
-            with path.open(encoding="utf-8") as handle:
-                for row in csv.DictReader(handle):
-                    issued = row.get("issued_at", "")
-                    if row["login"] not in found or issued >= found[row["login"]][0]:
-                        found[row["login"]] = (issued, row["password"])
-        return {login: password for login, (_issued, password) in found.items()}
+        return {r.login: r.password for r in read_deliveries(self.root / "passwords")}
 
     def connection(self, user: str | None = None, password: str | None = None) -> ldap3.Connection:
         """Over ldaps with the CA checked; the admin when no user is given, anonymous when user == ""."""
