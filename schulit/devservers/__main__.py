@@ -1,7 +1,8 @@
 """Start/stop the local servers the demo inventory points at: ``python -m schulit.devservers up|down``.
 
 - one slapd at the inventory's directory URL (a loopback ``ldap://`` URL), base DN and bind DN from the
-  inventory, its bind password written to the inventory's ``password_file`` (0600);
+  inventory, its bind password written to the inventory's ``password_file`` (0600), with the access rules
+  of ``schulit directory acl`` and Samba's schema when the inventory enables Samba;
 - one sshd per server of the inventory, at the server's loopback address and port, with its own host key;
   the client key (``ssh.key_file``) and ``ssh.known_hosts`` are generated for it; each server's ``root``
   folder is created (files pushed to that "host" land there).
@@ -17,7 +18,8 @@ import sys
 from pathlib import Path
 from urllib.parse import urlparse
 
-from schulit.devservers.slapd import Slapd
+from schulit.devservers.slapd import Slapd, samba_schema
+from schulit.directory.acl import access_rules, format_slapd_conf
 from schulit.directory.connection import is_loopback
 from schulit.inventory import Inventory, load_inventory
 
@@ -38,6 +40,12 @@ def _slapd_for(inventory: Inventory, state: Path) -> Slapd:
         raise SystemExit(
             f"devservers: directory url {inventory.directory.url} is not a loopback ldap://host:port URL"
         )
+    rules = access_rules(
+        inventory.layout,
+        inventory.directory.bind_dn,
+        [school.id for school in inventory.schools],
+        samba=inventory.samba.enabled,
+    )
     return Slapd(
         state / "slapd",
         base_dn=inventory.directory.base_dn,
@@ -45,6 +53,8 @@ def _slapd_for(inventory: Inventory, state: Path) -> Slapd:
         port=parsed.port,
         durable=True,
         bind_password_file=inventory.directory.password_file,
+        extra_schemas=(samba_schema(state / "schema"),) if inventory.samba.enabled else (),
+        access_rules=format_slapd_conf(rules, inventory.directory.base_dn),
     )
 
 

@@ -169,6 +169,7 @@ def start_inventory_hosts(inventory: Inventory, state_dir: Path) -> list[str]:
         host.authorize(client_key.with_name(client_key.name + ".pub"))
         known.append(host.known_hosts_line())
         Path(server.root).mkdir(parents=True, exist_ok=True)
+        (Path(server.root) / "etc/sssd/conf.d").mkdir(parents=True, exist_ok=True)  # as sssd-common has it
     inventory.ssh.known_hosts.parent.mkdir(parents=True, exist_ok=True)
     inventory.ssh.known_hosts.write_text("\n".join(known) + "\n")
     return lines

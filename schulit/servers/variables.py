@@ -19,7 +19,7 @@ def directory_variables(inventory: Inventory) -> dict[str, Any]:
             ca_pem = settings.ca_file.read_text(encoding="ascii")
         except (OSError, UnicodeDecodeError) as exc:
             raise SchulitError(f"directory.ca_file {settings.ca_file}: cannot read: {exc}") from None
-    url = inventory.vars.get("ldap_uri_for_schools", settings.client_url or settings.url)
+    url = settings.client_url or settings.url
     return {
         "uri": url,
         "client_url": url,
