@@ -515,10 +515,14 @@ def format_recap(result: PushResult) -> str:
     lines = ["", "RECAP" + (" (check mode: nothing was changed)" if result.check else "")]
     width = max((len(h.name) for h in result.hosts), default=10)
     for host in result.hosts:
-        counts = {s: sum(1 for f in host.files if f.status == s) for s in ("ok", "changed", "would-change")}
+        files = [f for f in host.files if not f.path.endswith("/")]
+        counts = {s: sum(1 for f in files if f.status == s) for s in ("ok", "changed", "would-change")}
         changed = counts["changed"] + counts["would-change"]
-        line = f"{host.name:<{width}} : {host.status:<11} files ok={counts['ok']} changed={changed}" + (
-            f" handlers={','.join(host.handlers)}" if host.handlers else ""
+        folders = sum(1 for f in host.files if f.path.endswith("/") and f.status in ("changed", "would-change"))
+        line = (
+            f"{host.name:<{width}} : {host.status:<11} files ok={counts['ok']} changed={changed}"
+            + (f" folders={folders}" if folders else "")
+            + (f" handlers={','.join(host.handlers)}" if host.handlers else "")
         )
         if host.error:
             line += f"  ({host.error})"

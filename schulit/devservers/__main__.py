@@ -90,13 +90,34 @@ def down(inventory: Inventory, state: Path) -> None:
         print(line)
 
 
+def ask_dnsmasq(root: Path, state: Path, names: list[str]) -> None:
+    """Start dnsmasq as Debian's unit does on the files pushed below ``root`` (a private network
+    namespace), print its answers for ``names``, stop it."""
+    from schulit.devservers.dnsmasq import Dnsmasq
+
+    check = Dnsmasq(root, state).check()
+    print(f"dnsmasq --test -7 /etc/dnsmasq.d,.dpkg-dist,.dpkg-old,.dpkg-new: {check.stderr.strip()}")
+    server = Dnsmasq(root, state).start()
+    try:
+        for name in names:
+            rcode, answers = server.query(name)
+            print(f"{name}: {rcode} {' '.join(answers)}")
+    finally:
+        server.stop()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(prog="python -m schulit.devservers", description=__doc__.split("\n")[0])
-    parser.add_argument("action", choices=["up", "down"])
+    parser.add_argument("action", choices=["up", "down", "dnsmasq"])
     parser.add_argument("--inventory", default="inventories/demo", type=Path)
     parser.add_argument("--state", default=DEFAULT_STATE, type=Path)
-    args = parser.parse_args(argv)
+    parser.add_argument("--root", type=Path, help="dnsmasq: the host root the files were pushed to")
+    parser.add_argument("names", nargs="*", help="dnsmasq: names to ask for")
+    args = parser.parse_intermixed_args(argv)
+    if args.action == "dnsmasq":
+        ask_dnsmasq(args.root, args.state / "dnsmasq", args.names)
+        return 0
     inventory = load_inventory(args.inventory)
     _own_state_dir(args.state)
     if args.action == "up":
