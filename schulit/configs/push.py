@@ -518,7 +518,7 @@ def format_recap(result: PushResult) -> str:
         files = [f for f in host.files if not f.path.endswith("/")]
         counts = {s: sum(1 for f in files if f.status == s) for s in ("ok", "changed", "would-change")}
         changed = counts["changed"] + counts["would-change"]
-        folders = sum(1 for f in host.files if f.path.endswith("/") and f.status in ("changed", "would-change"))
+        folders = sum(f.path.endswith("/") and f.status in ("changed", "would-change") for f in host.files)
         line = (
             f"{host.name:<{width}} : {host.status:<11} files ok={counts['ok']} changed={changed}"
             + (f" folders={folders}" if folders else "")
