@@ -287,6 +287,9 @@ def push_host(
     items: list[RenderedFile] = []
     for item in rendered.files:
         if item.spec.secret and PLACEHOLDER.encode() in item.content:
+            if secret is None and check:
+                items.append(item)  # no identity yet (the real push creates it): shown as would-change
+                continue
             if secret is None:
                 result.files.append(
                     FileResult(item.path, "failed", error="no directory identity yet (schulit servers sync)")

@@ -41,6 +41,22 @@ def test_a_server_identity_reads_its_school_only_and_no_password_hash(school_cou
         assert logins(fs_b) == {"ben.roth", "anja.schroeder"}
 
 
+def test_a_person_binds_and_reads_their_own_entry_only(school_county: County) -> None:
+    password = school_county.passwords()["lea.mueller"]
+    dn = f"uid=lea.mueller,ou=pupils,ou=gs-a,ou=schools,{BASE_DN}"
+    other = f"uid=tom.bauer,ou=teachers,ou=gs-a,ou=schools,{BASE_DN}"
+    with school_county.connection() as admin:
+        admin.search(other, "(objectClass=*)", ldap3.BASE, attributes=["cn"])
+        assert admin.entries, "the other entry does exist"
+    with school_county.connection(dn, password) as lea:
+        lea.search(dn, "(objectClass=*)", ldap3.BASE, attributes=["userPassword", "cn"])
+        returned = lea.response[0]["raw_attributes"]
+        assert returned.get("cn") and not returned.get("userPassword")
+        lea.search(other, "(objectClass=*)", ldap3.BASE, attributes=["cn"])
+        assert lea.entries == [], "another person's entry"
+        assert logins(lea) <= {"lea.mueller"}, "no list of the county's people"
+
+
 def test_sssd_finds_the_schools_people_and_groups(school_county: County) -> None:
     sssd = school_county.sssd("gs-a")
     lea = sssd.getent("passwd", "lea.mueller")

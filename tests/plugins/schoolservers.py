@@ -5,6 +5,7 @@ synced, identities created and configs pushed. Session-scoped: it is built once 
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -221,12 +222,11 @@ def school_county(tmp_path_factory: pytest.TempPathFactory, ssh_client_key: Path
             assert result.exit_code == 0, (command, result.output)
         yield county
     finally:
-        for smbd in county.smbds.values():
-            smbd.stop()
-        for namespace in county.namespaces.values():
-            Sssd(namespace).stop()
-        for sshd in county.sshds.values():
-            sshd.stop()
-        for namespace in county.namespaces.values():
-            namespace.stop()
-        slapd.stop(kill=True)
+        stops = [smbd.stop for smbd in county.smbds.values()]
+        stops += [Sssd(namespace).stop for namespace in county.namespaces.values()]
+        stops += [sshd.stop for sshd in county.sshds.values()]
+        stops += [namespace.stop for namespace in county.namespaces.values()]
+        stops.append(lambda: slapd.stop(kill=True))
+        for stop in stops:  # each one, whatever the others do
+            with contextlib.suppress(Exception):
+                stop()
