@@ -1,6 +1,7 @@
 """JSON-lines audit log of directory changes: one line per change, never a password.
 
-Each line: ``{"time": ISO-8601 UTC, "actor": "<user>@<host> (<command>)", "action": "add|modify|move|delete",
+Each line: ``{"time": ISO-8601 UTC, "actor": "<user>@<host> (<command>)" (from the web page:
+"<login> from <address> (web)"), "action": "add|modify|move|delete",
 "dn": ..., "attributes": [names of the attributes changed]}``. Values are not logged (they may be personal
 data or hashes); the attribute names and the DN say what happened.
 """
@@ -23,11 +24,13 @@ class AuditLog:
 
     path: Path | None
     command: str
+    actor: str = ""  # who acted, when not the local user (the web page: the teacher's login and address)
     _handle: TextIO | None = None
     _actor: str = ""
 
     def __enter__(self) -> AuditLog:
-        self._actor = f"{_user()}@{socket.gethostname()} ({self.command})"
+        who = self.actor or f"{_user()}@{socket.gethostname()}"
+        self._actor = f"{who} ({self.command})"
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)

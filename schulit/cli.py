@@ -17,6 +17,7 @@ from schulit.commands.inventory import inventory_group
 from schulit.commands.passwords import passwords_group
 from schulit.commands.runs import nightly, term_start
 from schulit.commands.servers import servers_group
+from schulit.commands.web import web_command
 from schulit.context import AppContext
 from schulit.errors import EXIT_ERROR, SchulitError
 
@@ -91,6 +92,7 @@ for command in (
     servers_group,
     term_start,
     nightly,
+    web_command,
 ):
     cli.add_command(command)
 

@@ -107,6 +107,20 @@ class SambaSettings:
 
 
 @dataclass(frozen=True)
+class WebSettings:
+    """The teachers' web page (``schulit web``): its own directory identity, address, proxy and limits."""
+
+    bind_dn: str
+    password_file: Path | None = None
+    listen: str = "127.0.0.1:8080"
+    trusted_proxy: str | None = None  # the TLS reverse proxy's address: cookies Secure, its X-Forwarded-*
+    idle_minutes: int = 30
+    failures_per_login: int = 10  # failed logins per login name within throttle_minutes
+    failures_per_address: int = 100  # per client address (a school behind one NAT address shares it)
+    throttle_minutes: int = 15
+
+
+@dataclass(frozen=True)
 class NumberRange:
     """An inclusive range of uidNumber or gidNumber values schulit may allocate from."""
 
@@ -215,6 +229,8 @@ class School:
     network: Network | None
     vars: Mapping[str, Any]
     file: Path
+    # fallback for exports without a class column: teacher's source id -> classes they teach (normalised)
+    teacher_classes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -239,6 +255,7 @@ class Inventory:
     vars: Mapping[str, Any] = field(default_factory=dict)
     server_identities: ServerIdentities = field(default_factory=ServerIdentities)
     samba: SambaSettings = field(default_factory=SambaSettings)
+    web: WebSettings | None = None
 
     def school(self, school_id: str) -> School:
         """Return the school with this id or raise InventoryError."""
@@ -520,6 +537,7 @@ def load_inventory(root: Path | str, environ: Mapping[str, str] | None = None) -
     audit_table = top.table("audit")
     audit_log = audit_table.path("file", root)
     audit_table.done()
+    web = _load_web(top.table("web"), root) if "web" in data else None
     county_vars = top.free_table("vars")
     servers_table = top.table("servers")
     server_identities = ServerIdentities(
@@ -551,6 +569,7 @@ def load_inventory(root: Path | str, environ: Mapping[str, str] | None = None) -
         audit_log=audit_log,
         server_identities=server_identities,
         samba=samba,
+        web=web,
     )
 
 
@@ -596,6 +615,33 @@ def _load_directory(table: _Table, root: Path, short_name: str) -> DirectorySett
         table.problem(
             "client_ca_file", f"expected an absolute path on the servers, got {settings.client_ca_file!r}"
         )
+    table.done()
+    return settings
+
+
+def _load_web(table: _Table, root: Path) -> WebSettings:
+    bind_dn = table.string("bind_dn", "", required=True)
+    _check_dn(table, "bind_dn", bind_dn or None)
+    listen = table.string("listen", "127.0.0.1:8080")
+    host, _, port = listen.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        table.problem("listen", f"expected ADDRESS:PORT like 127.0.0.1:8080, got {listen!r}")
+    proxy = table.string("trusted_proxy", "") or None
+    if proxy is not None:
+        try:
+            ipaddress.ip_address(proxy)
+        except ValueError:
+            table.problem("trusted_proxy", f"expected the proxy's IP address, got {proxy!r}")
+    settings = WebSettings(
+        bind_dn=bind_dn,
+        password_file=table.path("password_file", root, required=True),
+        listen=listen,
+        trusted_proxy=proxy,
+        idle_minutes=table.integer("idle_minutes", 30, low=1, high=480),
+        failures_per_login=table.integer("failures_per_login", 10, low=1, high=1000),
+        failures_per_address=table.integer("failures_per_address", 100, low=1, high=100000),
+        throttle_minutes=table.integer("throttle_minutes", 15, low=1, high=1440),
+    )
     table.done()
     return settings
 
@@ -646,6 +692,7 @@ def _load_school(table: _Table, root: Path) -> School | None:
     network = _load_network(network_table) if network_table.data else None
     network_table.done()
     school_vars = table.free_table("vars")
+    teacher_classes = _load_teacher_classes(table)
     table.done()
     if len(table.problems) > before or school_id is None:
         return None
@@ -659,7 +706,25 @@ def _load_school(table: _Table, root: Path) -> School | None:
         network=network,
         vars=school_vars,
         file=table.file,
+        teacher_classes=teacher_classes,
     )
+
+
+def _load_teacher_classes(table: _Table) -> dict[str, tuple[str, ...]]:
+    """``[teacher_classes]``: ``"<teacher's source id>" = ["5a", "6b"]``; every class name checked."""
+    from schulit.rosters.common import normalise_class
+
+    result = {}
+    for source_id, classes in table.free_table("teacher_classes").items():
+        if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
+            table.problem(f"teacher_classes.{source_id}", "expected a list of class names")
+            continue
+        normalised = [normalise_class(c) for c in classes]
+        for raw, name in zip(classes, normalised, strict=True):
+            if name is None:
+                table.problem(f"teacher_classes.{source_id}", f"unknown class format {raw!r}")
+        result[source_id] = tuple(sorted({n for n in normalised if n}))
+    return result
 
 
 def _load_roster(table: _Table, root: Path) -> RosterSource:

@@ -7,6 +7,7 @@ Vietnamese letters print correctly). Text is set in DejaVu Sans, passwords in De
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 from collections.abc import Iterable
@@ -190,6 +191,39 @@ def _cut_mark(canvas: Canvas, y: float) -> None:
     canvas.restoreState()
 
 
+def _draw(
+    canvas: Canvas, records: list[DeliveryRecord], school_names: dict[str, str], today: date
+) -> list[tuple[str, str, int]]:
+    """Cover sheet and slips per class onto ``canvas``; returns the sections (school, class, count)."""
+    canvas.setTitle("Zugangsdaten")
+    canvas.setAuthor("schulit")
+    _, height = A4
+    slip_height = (height - 2 * 10 * mm) / SLIPS_PER_PAGE
+    sections = []
+    for school, section, items in group_sections(records):
+        school_name = school_names.get(school, school)
+        _cover(canvas, school_name, section, items, today)
+        for index, record in enumerate(items):
+            position = index % SLIPS_PER_PAGE
+            top = height - 10 * mm - position * slip_height
+            if position:
+                _cut_mark(canvas, top)
+            _slip(canvas, record, school_name, top)
+            if position == SLIPS_PER_PAGE - 1 or index == len(items) - 1:
+                canvas.showPage()
+        sections.append((school, section, len(items)))
+    canvas.save()
+    return sections
+
+
+def render_pdf(records: list[DeliveryRecord], school_names: dict[str, str], today: date) -> bytes:
+    """The letters for ``records`` as PDF bytes, built in memory (the web page's response)."""
+    _register_fonts()
+    buffer = io.BytesIO()
+    _draw(Canvas(buffer, pagesize=A4, invariant=True), records, school_names, today)
+    return buffer.getvalue()
+
+
 def build_pdf(
     records: list[DeliveryRecord], school_names: dict[str, str], target: Path, today: date
 ) -> LettersResult:
@@ -201,25 +235,8 @@ def build_pdf(
     os.close(fd)
     temp = Path(temp_name)
     try:
-        canvas = Canvas(str(temp), pagesize=A4, invariant=True)
-        canvas.setTitle("Zugangsdaten")
-        canvas.setAuthor("schulit")
-        _, height = A4
-        slip_height = (height - 2 * 10 * mm) / SLIPS_PER_PAGE
-        for school, section, items in group_sections(records):
-            school_name = school_names.get(school, school)
-            _cover(canvas, school_name, section, items, today)
-            for index, record in enumerate(items):
-                position = index % SLIPS_PER_PAGE
-                top = height - 10 * mm - position * slip_height
-                if position:
-                    _cut_mark(canvas, top)
-                _slip(canvas, record, school_name, top)
-                if position == SLIPS_PER_PAGE - 1 or index == len(items) - 1:
-                    canvas.showPage()
-            result.sections.append((school, section, len(items)))
-            result.letters += len(items)
-        canvas.save()
+        result.sections = _draw(Canvas(str(temp), pagesize=A4, invariant=True), records, school_names, today)
+        result.letters = sum(count for _, _, count in result.sections)
         temp.chmod(0o600)
         temp.replace(target)
     finally:

@@ -35,6 +35,7 @@ class RosterPerson:
     birth_date: date | None = None
     email: str | None = None
     origin: str = ""  # "file:line"
+    teacher_classes: tuple[str, ...] = ()  # a teacher's classes in this school (normalised, sorted)
 
 
 @dataclass(frozen=True)

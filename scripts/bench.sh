@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 bash scripts/install-system-deps.sh
 bash scripts/setup-python.sh
 .venv/bin/pip install -q -e '.[test,bench]'
-for bench in bench_import bench_nochange bench_push; do
+for bench in bench_import bench_nochange bench_push bench_web; do
     echo "== bench/$bench.py"
     .venv/bin/python "bench/$bench.py"
     echo

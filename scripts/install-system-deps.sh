@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Install the Debian packages schulit's tests and demo run for real: OpenLDAP (slapd, ldap-utils),
-# OpenSSH server, poppler-utils (PDF checks), the school-server programs whose configs schulit pushes
-# (sssd with its NSS/PAM modules, Samba, dnsmasq) and their clients (pamtester, smbclient).
-# Non-interactive; no system daemon is left running: the suite and the demo start their own throwaway
-# instances. The machine's own NSS and PAM stay as they were: libnss-sss/libpam-sss edit
-# /etc/nsswitch.conf and run pam-auth-update, so both are saved first and restored afterwards (the tests
-# use sss only inside private mount namespaces).
+# OpenSSH server, poppler-utils (PDF checks), chromium (the web page's browser tests, driven by Playwright),
+# the school-server programs whose configs schulit pushes (sssd with its NSS/PAM modules, Samba, dnsmasq)
+# and their clients (pamtester, smbclient). Non-interactive; no system daemon is left running: the suite and
+# the demo start their own throwaway instances. The machine's own NSS and PAM stay as they were:
+# libnss-sss/libpam-sss edit /etc/nsswitch.conf and run pam-auth-update, so both are saved first and
+# restored afterwards (the tests use sss only inside private mount namespaces).
 set -euo pipefail
 
-packages=(slapd ldap-utils openssh-server openssh-client openssl poppler-utils tmux fonts-dejavu-core
+packages=(slapd ldap-utils openssh-server openssh-client openssl poppler-utils tmux fonts-dejavu-core chromium
     sssd-ldap sssd-tools libnss-sss libpam-sss pamtester samba smbclient dnsmasq-base util-linux)
 missing=()
 for package in "${packages[@]}"; do

@@ -31,6 +31,14 @@ def _scope(inventory: Inventory, school: School, role: str) -> str:
     return "county" if configured == "county" else school.id
 
 
+def _taught(school: School, person: RosterPerson) -> tuple[tuple[str, str], ...]:
+    """(school, class) pairs a teacher teaches here: from the export, plus the school's inventory fallback."""
+    if person.role != "teacher":
+        return ()
+    classes = {*person.teacher_classes, *school.teacher_classes.get(person.source_id, ())}
+    return tuple((school.id, c) for c in sorted(classes))
+
+
 def read_school(
     school: School, sources: tuple[RosterSource, ...], skip_bad_rows: bool
 ) -> tuple[list[RosterPerson], SchoolReport]:
@@ -94,6 +102,7 @@ def build_desired(
                     email=person.email,
                     origin=person.origin,
                     birth_date=person.birth_date,
+                    teacher_classes=_taught(school, person),
                 )
             elif person.role == "teacher":
                 merged[key] = DesiredPerson(
@@ -105,6 +114,7 @@ def build_desired(
                     class_name=None,
                     email=existing.email or person.email,
                     origin=existing.origin,
+                    teacher_classes=tuple(sorted({*existing.teacher_classes, *_taught(school, person)})),
                 )
             else:
                 report.rejected.append(

@@ -39,6 +39,7 @@ class FinalAccount:
     home_school: str
     class_name: str | None
     active: bool
+    teacher_classes: tuple[tuple[str, str], ...] = ()  # (school id, class) a teacher teaches
 
 
 @dataclass
@@ -197,7 +198,7 @@ class _Planner:
             Change("create", home, self.layout.account_dn(home, person.role, login), login, details)
         )
         self.final[person.key] = FinalAccount(
-            login, person.role, person.schools, home, person.class_name, True
+            login, person.role, person.schools, home, person.class_name, True, person.teacher_classes
         )
 
     def keep_or_update(self, account: ActualAccount, person: DesiredPerson | None) -> None:
@@ -267,7 +268,10 @@ class _Planner:
         class_name = (
             person.class_name if person is not None and account.role == "pupil" else account.class_name
         )
-        self.final[account.key] = FinalAccount(account.login, account.role, target, home, class_name, True)
+        taught = person.teacher_classes if person is not None else ()
+        self.final[account.key] = FinalAccount(
+            account.login, account.role, target, home, class_name, True, taught
+        )
 
     # --- groups --------------------------------------------------------------------------------------------
     def desired_groups(self) -> dict[str, tuple[str, str | None, set[str]]]:
@@ -292,6 +296,16 @@ class _Planner:
                     add(school_id, f"{school_id}-{ROLE_CONTAINERS[final.role]}").add(final.login)
             if final.role == "pupil" and final.class_name and final.home_school in self.selected:
                 add(final.home_school, f"{final.home_school}-{final.class_name}").add(final.login)
+        # a teacher joins the groups of the classes they teach, where the class has pupils (a class only in
+        # the teachers' export gets no group)
+        for final in self.final.values():
+            if not final.active or final.role != "teacher":
+                continue
+            for school_id, class_name in final.teacher_classes:
+                if school_id in self.selected and school_id in final.schools:
+                    key = self.layout.group_dn(school_id, f"{school_id}-{class_name}").lower()
+                    if key in groups:
+                        groups[key][2].add(final.login)
         return groups
 
     def groups(self) -> tuple[list[Change], list[Change], list[Change]]:

@@ -7,9 +7,9 @@ records to entries and back.
 from __future__ import annotations
 
 import hashlib
-import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date
+from operator import attrgetter
 from typing import Any
 
 KEY_PREFIX = "schulit:"
@@ -55,6 +55,7 @@ class DesiredPerson:
     email: str | None
     origin: str
     birth_date: date | None = None  # only for name+birthdate matching; never stored
+    teacher_classes: tuple[tuple[str, str], ...] = ()  # (school id, class) a teacher teaches, sorted
 
 
 @dataclass
@@ -106,20 +107,25 @@ class DirectoryState:
     existing_dns: set[str]  # lower-case DNs of containers that exist
 
     def fingerprint(self) -> str:
-        """A digest of everything a plan is computed from: equal digests, equal plans for equal rosters."""
-        document = {
-            "accounts": [asdict(self.accounts[key]) for key in sorted(self.accounts)],
-            "groups": [
-                {**asdict(self.groups[key]), "members": sorted(self.groups[key].members)}
-                for key in sorted(self.groups)
-            ],
-            "taken_logins": sorted(self.taken_logins),
-            "uid_numbers": sorted(self.used_uid_numbers),
-            "gid_numbers": sorted(self.used_gid_numbers),
-            "containers": sorted(self.existing_dns),
-        }
-        text = json.dumps(document, sort_keys=True, default=str, ensure_ascii=False)
-        return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+        """A digest of everything a plan is computed from: equal digests, equal plans for equal rosters.
+
+        Built from tuples of the records' fields (``asdict`` took seconds for 100,000 accounts)."""
+        digest = hashlib.sha256()
+        account_fields = attrgetter(*(f.name for f in fields(ActualAccount)))
+        for key in sorted(self.accounts):
+            digest.update(repr(account_fields(self.accounts[key])).encode())
+        digest.update(b"\0groups")
+        for key in sorted(self.groups):
+            group = self.groups[key]
+            digest.update(repr((group.dn, group.gid_number, group.managed, sorted(group.members))).encode())
+        for name, values in (
+            ("logins", self.taken_logins),
+            ("uids", self.used_uid_numbers),
+            ("gids", self.used_gid_numbers),
+            ("containers", self.existing_dns),
+        ):
+            digest.update(f"\0{name}".encode() + repr(sorted(values)).encode())
+        return "sha256:" + digest.hexdigest()
 
 
 @dataclass
@@ -190,6 +196,13 @@ class Plan:
     today: date
     managed: dict[str, int] = field(default_factory=dict)  # active managed accounts per home school, before
     directory_fingerprint: str = ""  # DirectoryState.fingerprint() of the state the plan was computed from
+    computed_from: DirectoryState | None = field(default=None, repr=False, compare=False)
+
+    def fingerprint(self) -> str:
+        """The directory fingerprint, computed when first asked for (only saved plans need it)."""
+        if not self.directory_fingerprint and self.computed_from is not None:
+            self.directory_fingerprint = self.computed_from.fingerprint()
+        return self.directory_fingerprint
 
     def counts(self, school_id: str | None = None) -> dict[str, int]:
         """Changes per action (class changes and renames split out of updates)."""
@@ -217,7 +230,7 @@ class Plan:
         return {
             "format": PLAN_FORMAT,
             "today": self.today.isoformat(),
-            "directory_fingerprint": self.directory_fingerprint,
+            "directory_fingerprint": self.fingerprint(),
             "managed": self.managed,
             "schools": [
                 {**report.to_json(), "counts": self.counts(report.school_id)} for report in self.schools

@@ -145,12 +145,22 @@ def unlock(
     return True
 
 
-def reset_passwords(
-    connection: ldap3.Connection, inventory: Inventory, accounts: list[ActualAccount], audit: AuditLog
-) -> list[Path]:
-    """New initial passwords: delivery file (0600) first, then the hashes; disabled accounts stay disabled."""
-    passwords = {a.login: generate_password(inventory.passwords.length) for a in accounts}
-    holders = [
+def new_password_modification(
+    inventory: Inventory, password: str, *, active: bool = True
+) -> schema.Modification:
+    """The one modify that gives an account a new password, from the clear text: every hash it keeps.
+
+    That is ``userPassword`` and, with ``[samba] enabled``, the NT hash (``sambaNTPassword``,
+    ``sambaPwdLastSet``) in this same modify, so that no way of logging in keeps the old password. A
+    disabled (deactivated or locked) account stays disabled.
+    """
+    hashed = hash_password(password, inventory.passwords.hash_scheme)
+    return schema.password_modification(hashed, active=active, password=password, samba=inventory.samba)
+
+
+def issue_passwords(inventory: Inventory, accounts: list[ActualAccount]) -> list[tuple[PasswordHolder, str]]:
+    """New initial passwords for ``accounts``, in memory only (the caller delivers them)."""
+    return [
         (
             PasswordHolder(
                 login=a.login,
@@ -160,19 +170,37 @@ def reset_passwords(
                 class_name=a.class_name,
                 school_id=a.home_school,
             ),
-            passwords[a.login],
+            generate_password(inventory.passwords.length),
         )
         for a in accounts
     ]
-    names = {school.id: school.name for school in inventory.schools}
-    files = write_new_passwords(inventory.passwords.delivery_dir, holders, names, "reset")
+
+
+def set_passwords(
+    connection: ldap3.Connection,
+    inventory: Inventory,
+    accounts: list[ActualAccount],
+    issued: list[tuple[PasswordHolder, str]],
+    audit: AuditLog,
+) -> None:
+    """Write the ``issued`` passwords to their accounts, one modify each (audited)."""
+    passwords = {holder.login: password for holder, password in issued}
     for account in accounts:
-        hashed = hash_password(passwords[account.login], inventory.passwords.hash_scheme)
-        modification = schema.password_modification(
-            hashed, active=account.state == "active", password=passwords[account.login], samba=inventory.samba
+        modification = new_password_modification(
+            inventory, passwords[account.login], active=account.state == "active"
         )
         _check(connection.modify(account.dn, modification), f"resetting the password of {account.login}")
         audit.record("modify", account.dn, list(modification))
+
+
+def reset_passwords(
+    connection: ldap3.Connection, inventory: Inventory, accounts: list[ActualAccount], audit: AuditLog
+) -> list[Path]:
+    """New initial passwords: delivery file (0600) first, then the hashes; disabled accounts stay disabled."""
+    issued = issue_passwords(inventory, accounts)
+    names = {school.id: school.name for school in inventory.schools}
+    files = write_new_passwords(inventory.passwords.delivery_dir, issued, names, "reset")
+    set_passwords(connection, inventory, accounts, issued, audit)
     return files
 
 

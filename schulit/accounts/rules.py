@@ -2,7 +2,8 @@
 
 - the safety limit and its denominator, "managed accounts of a school": managed, not deactivated accounts
   whose home is that school (sync, nightly, term-start and purge all count them this way);
-- the delivery rows of new and reset passwords (sync and reset-password write them the same way).
+- the delivery rows of new and reset passwords (sync and reset-password write them the same way; the web
+  page prints the same rows straight into its PDF).
 """
 
 from __future__ import annotations
@@ -55,34 +56,42 @@ class PasswordHolder:
     school_id: str
 
 
+def delivery_records(
+    issued: Iterable[tuple[PasswordHolder, str]], school_names: Mapping[str, str], reason: str
+) -> list[DeliveryRecord]:
+    """The delivery rows (what a letter prints) of new (``reason="new"``) or reset (``"reset"``) passwords."""
+    issued_at = datetime.now(UTC).isoformat(timespec="seconds")
+    return [
+        DeliveryRecord(
+            school_id=holder.school_id,
+            school_name=school_names.get(holder.school_id, holder.school_id),
+            class_name=holder.class_name or "",
+            role=holder.role,
+            login=holder.login,
+            first_name=holder.first_name,
+            last_name=holder.last_name,
+            password=password,
+            reason=reason,
+            issued_at=issued_at,
+        )
+        for holder, password in issued
+    ]
+
+
 def write_new_passwords(
     delivery_dir: Path,
     issued: Iterable[tuple[PasswordHolder, str]],
     school_names: Mapping[str, str],
     reason: str,
 ) -> list[Path]:
-    """The delivery rows of new (``reason="new"``) or reset (``"reset"``) passwords, one 0600 file per school.
+    """The delivery rows of new or reset passwords, one 0600 file per school.
 
     Written and fsynced before the caller sends any of the hashes to the directory, so that no account ever
     has a password that nobody can print.
     """
-    issued_at = datetime.now(UTC).isoformat(timespec="seconds")
     by_school: dict[str, list[DeliveryRecord]] = {}
-    for holder, password in issued:
-        by_school.setdefault(holder.school_id, []).append(
-            DeliveryRecord(
-                school_id=holder.school_id,
-                school_name=school_names.get(holder.school_id, holder.school_id),
-                class_name=holder.class_name or "",
-                role=holder.role,
-                login=holder.login,
-                first_name=holder.first_name,
-                last_name=holder.last_name,
-                password=password,
-                reason=reason,
-                issued_at=issued_at,
-            )
-        )
+    for record in delivery_records(issued, school_names, reason):
+        by_school.setdefault(record.school_id, []).append(record)
     files = []
     for school_id, records in sorted(by_school.items()):
         path = write_delivery(delivery_dir, school_id, records)

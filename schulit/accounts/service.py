@@ -135,7 +135,7 @@ def _compute_plan(
     plan = plan_changes(
         inventory, desired, actual, today, force=options.force, confirmed_renames=options.confirmed_renames
     )
-    plan.directory_fingerprint = actual.fingerprint()
+    plan.computed_from = actual
     return plan
 
 
@@ -201,7 +201,7 @@ def run_sync(
                 plan = saved_plan
                 with _collector_paused():
                     now = _read_actual(inventory, scanner, plan.today, parallel=True).fingerprint()
-                if now != plan.directory_fingerprint:
+                if now != plan.fingerprint():
                     raise SchulitError(
                         "the saved plan is stale: the directory has changed since it was made; "
                         "nothing was written; make a new plan"

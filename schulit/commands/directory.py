@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from schulit.context import AppContext
-from schulit.directory.acl import DEFAULT_DATABASE_DN, FORMATS, access_rules, format_ldif, format_slapd_conf
+from schulit.directory.acl import DEFAULT_DATABASE_DN, FORMATS, county_rules, format_ldif, format_slapd_conf
 from schulit.directory.connection import connected
 from schulit.directory.init import apply_init, plan_init
 
@@ -60,14 +60,9 @@ def init(app: AppContext, dry_run: bool) -> None:
 def acl(app: AppContext, output_format: str, database_dn: str) -> None:
     """Print the OpenLDAP access rules for schulit's subtree (least privilege for the school servers)."""
     inventory = app.inventory()
-    settings = inventory.directory
-    rules = access_rules(
-        inventory.layout,
-        settings.bind_dn,
-        [school.id for school in inventory.schools],
-        samba=inventory.samba.enabled,
-    )
+    leading, rules = county_rules(inventory)
+    base_dn = inventory.directory.base_dn
     if output_format == "ldif":
-        click.echo(format_ldif(rules, settings.base_dn, database_dn), nl=False)
+        click.echo(format_ldif(rules, base_dn, database_dn, leading), nl=False)
     else:
-        click.echo(format_slapd_conf(rules, settings.base_dn), nl=False)
+        click.echo(format_slapd_conf(rules, base_dn, leading), nl=False)

@@ -19,7 +19,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from schulit.devservers.slapd import Slapd, samba_schema
-from schulit.directory.acl import access_rules, format_slapd_conf
+from schulit.directory.acl import county_rules, format_slapd_conf
 from schulit.directory.connection import is_loopback
 from schulit.inventory import Inventory, load_inventory
 
@@ -40,12 +40,7 @@ def _slapd_for(inventory: Inventory, state: Path) -> Slapd:
         raise SystemExit(
             f"devservers: directory url {inventory.directory.url} is not a loopback ldap://host:port URL"
         )
-    rules = access_rules(
-        inventory.layout,
-        inventory.directory.bind_dn,
-        [school.id for school in inventory.schools],
-        samba=inventory.samba.enabled,
-    )
+    leading, rules = county_rules(inventory)
     return Slapd(
         state / "slapd",
         base_dn=inventory.directory.base_dn,
@@ -54,7 +49,7 @@ def _slapd_for(inventory: Inventory, state: Path) -> Slapd:
         durable=True,
         bind_password_file=inventory.directory.password_file,
         extra_schemas=(samba_schema(state / "schema"),) if inventory.samba.enabled else (),
-        access_rules=format_slapd_conf(rules, inventory.directory.base_dn),
+        access=(format_slapd_conf(rules, inventory.directory.base_dn, leading),),
     )
 
 

@@ -99,8 +99,9 @@ class Slapd:
     tls: TlsFiles | None = None
     bind_password_file: Path | None = None
     ldaps_port: int = 0
+    allow: tuple[str, ...] = ()  # global ``allow`` features, e.g. bind_anon_dn (unauthenticated binds)
+    access: tuple[str, ...] = ()  # ``access to`` rules of the database (slapd.conf syntax)
     extra_schemas: tuple[Path, ...] = ()  # e.g. Samba's (see samba_schema())
-    access_rules: str = ""  # slapd.conf access lines for the database (``schulit directory acl``)
 
     @property
     def url(self) -> str:
@@ -143,6 +144,8 @@ class Slapd:
             "moduleload back_mdb",
             "sizelimit unlimited",
         ]
+        if self.allow:
+            lines.append(f"allow {' '.join(self.allow)}")
         if self.tls is not None:
             lines += [
                 f"TLSCACertificateFile {self.tls.ca_file}",
@@ -158,8 +161,7 @@ class Slapd:
             f"directory {data_dir}",
         ]
         lines += [f"index {index}" for index in INDEXES]
-        if self.access_rules:
-            lines.append(self.access_rules)
+        lines += list(self.access)
         if not self.durable:
             lines.append("dbnosync")
         fd = os.open(self.config_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

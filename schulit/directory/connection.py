@@ -89,6 +89,17 @@ def _tls(settings: DirectorySettings) -> ldap3.Tls:
     )
 
 
+def directory_server(settings: DirectorySettings) -> ldap3.Server:
+    """The ldap3 Server for ``settings``: TLS verified where the URL or StartTLS asks for it."""
+    use_tls = urlparse(settings.url).scheme == "ldaps" or settings.start_tls
+    return ldap3.Server(
+        settings.url,
+        get_info=ldap3.NONE,
+        connect_timeout=max(1, int(settings.timeout)),
+        tls=_tls(settings) if use_tls else None,
+    )
+
+
 def connect(
     settings: DirectorySettings, *, strategy: str = ldap3.SAFE_SYNC, bulk_read: bool = False
 ) -> ldap3.Connection:
@@ -100,13 +111,7 @@ def connect(
     check_transport(settings)
     password = read_secret_file(settings.password_file, "directory bind")
     parsed = urlparse(settings.url)
-    use_tls = parsed.scheme == "ldaps" or settings.start_tls
-    server = ldap3.Server(
-        settings.url,
-        get_info=ldap3.NONE,
-        connect_timeout=max(1, int(settings.timeout)),
-        tls=_tls(settings) if use_tls else None,
-    )
+    server = directory_server(settings)
     connection = ldap3.Connection(
         server,
         user=settings.bind_dn,

@@ -21,12 +21,20 @@ from ldap3.protocol.rfc2696 import paged_search_control
 
 from schulit.directory.ber import (
     CONTROLS,
+    INTEGER,
+    MAX_INT,
     OCTET_STRING,
+    SEQUENCE,
+    SET,
+    MalformedAnswer,
     MessageReader,
+    as_int,
     header,
     ldap3_message,
+    notice,
+    parse_controls,
     parse_result,
-    text,
+    uris,
 )
 from schulit.errors import DirectoryError
 
@@ -39,44 +47,68 @@ NO_SUCH_OBJECT = 32
 
 
 def decode_entry(data: bytes, start: int, end: int, names: dict[str, str]) -> Entry:
-    """A SearchResultEntry's content → (dn, {attribute: [values]}); attribute names as the caller asked."""
-    _tag, dn_start, dn_end = header(data, start)
-    dn = text(data[dn_start:dn_end])
-    _tag, position, attributes_end = header(data, dn_end)
+    """A SearchResultEntry's content → (dn, {attribute: [values]}); attribute names as the caller asked.
+
+    Every value must be UTF-8 text (schulit reads no binary attribute); an attribute may appear once.
+    Raises MalformedAnswer otherwise, or for any element that is not where and what RFC 4511 says.
+    """
+    _tag, dn_start, dn_end = header(data, start, end, OCTET_STRING)
+    _tag, position, attributes_end = header(data, dn_end, end, SEQUENCE)
+    if attributes_end != end:
+        raise MalformedAnswer(f"unexpected bytes at {attributes_end} after the attributes of an entry")
     attributes: dict[str, list[str]] = {}
-    while position < attributes_end:
-        _tag, content, next_position = header(data, position)
-        _tag, name_start, name_end = header(data, content)
-        name = text(data[name_start:name_end])
-        _tag, value, values_end = header(data, name_end)
-        found: list[str] = []
-        while value < values_end:
-            _tag, value_start, value_end = header(data, value)
-            found.append(text(data[value_start:value_end]))
-            value = value_end
-        attributes[names.get(name.lower(), name)] = found
-        position = next_position
+    try:
+        dn = data[dn_start:dn_end].decode("utf-8")
+    except UnicodeDecodeError:
+        raise MalformedAnswer("the DN of an entry is not UTF-8 text") from None
+    name = None
+    try:
+        while position < attributes_end:
+            _tag, content, next_position = header(data, position, attributes_end, SEQUENCE)
+            _tag, name_start, name_end = header(data, content, next_position, OCTET_STRING)
+            _tag, value, values_end = header(data, name_end, next_position, SET)
+            if values_end != next_position:
+                raise MalformedAnswer(f"unexpected bytes at {values_end} after the values of an attribute")
+            name = None
+            name = data[name_start:name_end].decode("utf-8")
+            key = names.get(name.lower(), name)
+            if key in attributes:
+                raise MalformedAnswer(f"attribute {name} twice in one entry")
+            found: list[str] = []
+            while value < values_end:
+                # ``header`` inlined for the common short value (the hot loop of a directory read)
+                size = data[value + 1] if value + 2 <= values_end else 0x80
+                if size < 0x80 and data[value] == OCTET_STRING and value + 2 + size <= values_end:
+                    value_start = value + 2
+                    value = value_start + size
+                else:
+                    _tag, value_start, value = header(data, value, values_end, OCTET_STRING)
+                found.append(data[value_start:value].decode("utf-8"))
+            attributes[key] = found
+            position = next_position
+    except UnicodeDecodeError:
+        what = "an attribute name" if name is None else f"a value of attribute {name}"
+        raise MalformedAnswer(f"{what} of an entry {dn!r} is not UTF-8 text") from None
     return dn, attributes
 
 
 def _paged_cookie(data: bytes, start: int, end: int) -> bytes:
     """The cookie of the paged-results control among the controls in ``data[start:end]`` (b"" if none)."""
-    position = start
-    while position < end:
-        _tag, content, next_position = header(data, position)
-        _tag, oid_start, oid_end = header(data, content)
-        if data[oid_start:oid_end] == PAGED_RESULTS:
-            item = oid_end
-            while item < next_position:
-                tag, item_start, item_end = header(data, item)
-                if tag == OCTET_STRING:  # controlValue: SEQUENCE { size INTEGER, cookie OCTET STRING }
-                    _tag, sequence, _end = header(data, item_start)
-                    _tag, _size_start, size_end = header(data, sequence)
-                    _tag, cookie_start, cookie_end = header(data, size_end)
-                    return bytes(data[cookie_start:cookie_end])
-                item = item_end
-        position = next_position
-    return b""
+    found = [value for oid, _critical, value in parse_controls(data, start, end) if oid == PAGED_RESULTS]
+    if not found:
+        return b""
+    if len(found) > 1 or found[0] is None:
+        raise MalformedAnswer("the paged-results control twice or without a value")
+    value = found[0]  # SEQUENCE { size INTEGER (0..maxInt), cookie OCTET STRING }
+    _tag, sequence, sequence_end = header(value, 0, len(value), SEQUENCE)
+    if sequence_end != len(value):
+        raise MalformedAnswer("unexpected bytes after the paged-results control value")
+    _tag, size_start, size_end = header(value, sequence, sequence_end, INTEGER)
+    as_int(value, size_start, size_end, high=MAX_INT)
+    _tag, cookie_start, cookie_end = header(value, size_end, sequence_end, OCTET_STRING)
+    if cookie_end != sequence_end:
+        raise MalformedAnswer("unexpected bytes after the paged-results cookie")
+    return bytes(value[cookie_start:cookie_end])
 
 
 def _request(
@@ -107,17 +139,16 @@ def _request(
     return ldap3_message(message_id, "searchRequest", request, [paging])
 
 
-def _done(data: bytes, start: int, end: int, message_end: int, base: str) -> bytes | None:
+def _done(data: bytes, start: int, end: int, message_end: int) -> bytes | None:
     """SearchResultDone → the paged-results cookie (b"" on the last page), None for a missing base."""
     answer = parse_result(data, start, end)
     if answer.result == NO_SUCH_OBJECT:
         return None
     if not answer.ok:
-        raise DirectoryError(f"reading {base} failed: {answer.explain()}")
-    if end < message_end:
-        tag, controls_start, controls_end = header(data, end)
-        if tag == CONTROLS:
-            return _paged_cookie(data, controls_start, controls_end)
+        raise DirectoryError(answer.explain())
+    if end < message_end:  # the controls, checked by ber.parse_message
+        _tag, controls_start, controls_end = header(data, end, message_end, CONTROLS)
+        return _paged_cookie(data, controls_start, controls_end)
     return b""
 
 
@@ -144,22 +175,30 @@ def paged_search(
             message_id = connection.server.next_message_id()
             request = _request(message_id, base, search_filter, scope, attributes, page_size, cookie or b"")
             connection.socket.sendall(request)
+            sent = cookie
+            entries = 0
             while True:
-                data, answered, operation_start, message_end = reader.next()
+                data, answered, operation, start, end, message_end = reader.next()
+                if answered == 0:
+                    raise notice(data, operation, start, end)
                 if answered != message_id:
-                    raise DirectoryError(f"reading {base} failed: an answer to another request arrived")
-                operation, start, end = header(data, operation_start)
+                    raise DirectoryError(f"an answer to request {answered} arrived, not to {message_id}")
                 if operation == SEARCH_RESULT_ENTRY:
+                    entries += 1
                     yield decode_entry(data, start, end, names)
                 elif operation == SEARCH_RESULT_DONE:
-                    cookie = _done(data, start, end, message_end, base)
+                    cookie = _done(data, start, end, message_end)
                     break
-                elif operation != SEARCH_RESULT_REFERENCE:
-                    raise DirectoryError(f"reading {base} failed: unexpected answer type {operation:#x}")
+                elif operation == SEARCH_RESULT_REFERENCE:
+                    uris(data, start, end)
+                else:
+                    raise MalformedAnswer(f"unexpected answer type {operation:#04x} to a search")
             if not cookie:  # last page, or no such base
                 complete = True
                 return
-    except OSError as exc:  # socket errors and timeouts
+            if cookie == sent and not entries:
+                raise MalformedAnswer("an empty page with the same paging cookie again (would never end)")
+    except (DirectoryError, OSError) as exc:  # OSError: socket errors and timeouts
         raise DirectoryError(f"reading {base} failed: {exc}") from None
     finally:
         if not complete:

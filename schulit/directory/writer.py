@@ -24,22 +24,27 @@ from ldap3.operation.modify import modify_operation
 from ldap3.operation.modifyDn import modify_dn_operation
 
 from schulit.directory.ber import (
+    EXTENDED_RESPONSE,
+    RESPONSE_NAME,
+    RESPONSE_VALUE,
     SEQUENCE,
     Answer,
     Control,
+    MalformedAnswer,
     MessageReader,
     Value,
-    header,
     integer,
     ldap3_message,
+    notice,
     octets,
     parse_result,
     tlv,
 )
 from schulit.directory.fastadd import encode_add_request
-from schulit.errors import DirectoryError
 
-RESULT_TYPES = {0x61, 0x67, 0x69, 0x6B, 0x6D, 0x78}  # bind, modify, add, delete, modify DN, extended response
+ADD_RESPONSE = 0x69  # [APPLICATION 9]
+RESPONSES = {"modifyRequest": 0x67, "delRequest": 0x6B, "modDNRequest": 0x6D}  # [APPLICATION 7, 11, 13]
+RESPONSE_EXTRAS = {EXTENDED_RESPONSE: (RESPONSE_NAME, RESPONSE_VALUE)}
 EXTENDED_REQUEST = 0x77  # [APPLICATION 23]
 REQUEST_NAME = 0x80  # [0]
 REQUEST_VALUE = 0x81  # [1]
@@ -54,11 +59,11 @@ class PipelinedWriter:
         self.connection = connection
         self.reader = MessageReader(connection)
         self.answers: dict[int, Answer] = {}
-        self.outstanding: set[int] = set()
+        self.outstanding: dict[int, int] = {}  # message id → the type of answer it is due
 
-    def _send(self, build: Any) -> int:
+    def _send(self, build: Any, response: int) -> int:
         message_id = self.connection.server.next_message_id()
-        self.outstanding.add(message_id)
+        self.outstanding[message_id] = response
         self.connection.socket.sendall(build(message_id))
         return message_id
 
@@ -75,7 +80,8 @@ class PipelinedWriter:
                 self.connection.socket.close()
 
     def _send_ldap3(self, kind: str, request: Any, controls: Sequence[Control] = ()) -> int:
-        return self._send(lambda message_id: ldap3_message(message_id, kind, request, controls))
+        response = RESPONSES[kind]
+        return self._send(lambda message_id: ldap3_message(message_id, kind, request, controls), response)
 
     def add(
         self,
@@ -86,7 +92,9 @@ class PipelinedWriter:
     ) -> int:
         """Send an add (queued in ``transaction`` if given); returns the message id."""
         entry = {"objectClass": list(object_classes), **attributes}
-        return self._send(lambda message_id: encode_add_request(message_id, dn, entry, transaction))
+        return self._send(
+            lambda message_id: encode_add_request(message_id, dn, entry, transaction), ADD_RESPONSE
+        )
 
     def modify(
         self, dn: str, changes: Mapping[str, list[tuple[str, list[str]]]], controls: Sequence[Control] = ()
@@ -107,20 +115,25 @@ class PipelinedWriter:
             EXTENDED_REQUEST,
             octets(name, REQUEST_NAME) + (octets(value, REQUEST_VALUE) if value is not None else b""),
         )
-        return self._send(lambda message_id: tlv(SEQUENCE, integer(message_id) + request))
+        return self._send(lambda message_id: tlv(SEQUENCE, integer(message_id) + request), EXTENDED_RESPONSE)
 
     def answer(self, message_id: int) -> Answer:
-        """Read answers until the one to ``message_id`` has arrived; return it."""
+        """Read answers until the one to ``message_id`` has arrived; return it.
+
+        An answer to no outstanding request, or of another type than its request's, is a MalformedAnswer.
+        """
+        if message_id not in self.answers and message_id not in self.outstanding:
+            raise ValueError(f"no request {message_id} is waiting for its answer")
         while message_id not in self.answers:
-            data, answered, start, _end = self.reader.next()
-            operation, content, operation_end = header(data, start)
-            if answered == 0:  # unsolicited notification, e.g. the server shuts down
-                found = parse_result(data, content, operation_end)
-                raise DirectoryError(f"the directory server ended the session: {found.explain()}")
-            if operation not in RESULT_TYPES:
-                raise DirectoryError(f"unexpected answer type {operation:#x} to request {answered}")
-            self.answers[answered] = parse_result(data, content, operation_end)
-            self.outstanding.discard(answered)
+            data, answered, operation, start, end, _message_end = self.reader.next()
+            if answered == 0:
+                raise notice(data, operation, start, end)
+            due = self.outstanding.pop(answered, None)
+            if due is None:
+                raise MalformedAnswer(f"an answer to request {answered}, which is not waiting for one")
+            if operation != due:
+                raise MalformedAnswer(f"an answer of type {operation:#04x} to request {answered}")
+            self.answers[answered] = parse_result(data, start, end, RESPONSE_EXTRAS.get(operation, ()))
         return self.answers.pop(message_id)
 
     def start_transaction(self) -> bytes | None:

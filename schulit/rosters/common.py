@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -13,6 +14,7 @@ from schulit.records import RejectedRow, RosterPerson
 MAX_FIELD = 200
 MAX_COLUMNS = 200
 CLASS_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,14}$")
+CLASS_LIST_SEPARATORS = re.compile(r"[,\s/]+")
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 DATE_FORMATS = ("%d.%m.%Y", "%Y-%m-%d", "%d.%m.%y")
 
@@ -63,8 +65,12 @@ class RowCollector:
     def reject(self, line: int, field_name: str, problem: str) -> None:
         self.rejected.append(RejectedRow(self.file, line, field_name, problem))
 
-    def add(self, line: int, role: str, values: dict[str, str]) -> None:
-        """Validate one row (already mapped to field names) and keep or reject it."""
+    def add(self, line: int, role: str, values: dict[str, str], classes: Iterable[str] = ()) -> None:
+        """Validate one row (already mapped to field names) and keep or reject it.
+
+        A teacher's classes come from ``values["teacher_classes"]`` (or ``class_name``), a list separated by
+        commas, spaces or ``/``, and from ``classes`` (one label each, e.g. OneRoster enrollments).
+        """
         for name, value in values.items():
             if CONTROL.search(value):
                 return self.reject(line, name, "contains control characters (newline, NUL, ...)")
@@ -101,6 +107,15 @@ class RowCollector:
             class_name = normalise_class(raw_class)
             if class_name is None:
                 return self.reject(line, "class_name", f"unknown class format {raw_class!r}")
+        teacher_classes: set[str] = set()
+        if role == "teacher":
+            raw_list = values.get("teacher_classes", "") or values.get("class_name", "")
+            for raw in [*CLASS_LIST_SEPARATORS.split(raw_list.strip()), *classes]:
+                if raw.strip():
+                    taught = normalise_class(raw)
+                    if taught is None:
+                        return self.reject(line, "teacher_classes", f"unknown class format {raw!r}")
+                    teacher_classes.add(taught)
         if source_id in self.seen_ids:
             return self.reject(
                 line, "source_id", f"duplicate id {source_id!r} (also line {self.seen_ids[source_id]})"
@@ -118,6 +133,7 @@ class RowCollector:
                 birth_date=birth,
                 email=email,
                 origin=f"{self.file}:{line}",
+                teacher_classes=tuple(sorted(teacher_classes)),
             )
         )
         return None

@@ -30,6 +30,7 @@ HEADER_ALIASES = {
     "last_name": ["nachname", "name", "familienname", "lastname", "familyname"],
     "first_name": ["rufname", "vorname", "vornamen", "firstname", "givenname"],
     "class_name": ["klasse", "klasse/kurs", "klassenbezeichnung", "lerngruppe", "klassenname", "class"],
+    "teacher_classes": ["klassen", "klassenleitung"],  # a teacher's classes; `Klasse` works too
     "birth_date": ["geburtsdatum", "geb.-datum", "geb.datum", "geburtstag", "birthdate"],
     "email": ["e-mail", "email", "mail", "e-mail-adresse"],
     "role": ["rolle", "typ", "role"],

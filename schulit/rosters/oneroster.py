@@ -2,7 +2,8 @@
 
 Persons come from users.csv; the role from users.csv (1.1) or roles.csv (1.2); membership in this school from
 orgSourcedIds (1.1) or roles.csv (1.2); a pupil's class from the homeroom class (else the first scheduled
-class) of their student enrollment; birth dates from demographics.csv when present.
+class) of their student enrollment; a teacher's classes from their teacher enrollments; birth dates from
+demographics.csv when present.
 """
 
 from __future__ import annotations
@@ -138,11 +139,17 @@ def read_oneroster(source: RosterSource, school_id: str, *, identity: str = "sou
     }
     homeroom: dict[str, str] = {}
     scheduled: dict[str, str] = {}
+    taught: dict[str, list[str]] = {}  # teacher -> labels of the classes they are enrolled in
     for _, row in bundle.rows("enrollments.csv", columns=("userSourcedId",)):
-        if not _active(row) or row.get("role") != "student":
+        if not _active(row) or row.get("role") not in ("student", "teacher"):
             continue
         klass = classes.get(row.get("classSourcedId", ""))
         if klass is None or klass.get("schoolSourcedId", org) != org:
+            continue
+        if row["role"] == "teacher":
+            label = _class_label(klass)
+            if normalise_class(label):  # course sections with odd titles teach no class group
+                taught.setdefault(row["userSourcedId"], []).append(label)
             continue
         target = homeroom if klass.get("classType") == "homeroom" else scheduled
         target.setdefault(row["userSourcedId"], _class_label(klass))
@@ -173,7 +180,7 @@ def read_oneroster(source: RosterSource, school_id: str, *, identity: str = "sou
             "birth_date": births.get(user_id, ""),
             "class_name": homeroom.get(user_id) or scheduled.get(user_id, ""),
         }
-        collector.add(line, role, values)
+        collector.add(line, role, values, classes=taught.get(user_id, ()) if role == "teacher" else ())
     return RosterResult(collector.persons, collector.rejected)
 
 

@@ -210,7 +210,7 @@ def school_county(tmp_path_factory: pytest.TempPathFactory, ssh_client_key: Path
         (root / "ssh" / "known_hosts").write_text("\n".join(known) + "\n")
         acl = county.run("directory", "acl")
         assert acl.exit_code == 0, acl.output
-        slapd.access_rules = acl.output
+        slapd.access = (acl.output,)
         slapd.start()
         for command in (
             ("directory", "init"),
