@@ -27,8 +27,8 @@ from urllib.parse import urlparse
 
 from schulit.directory.layout import Layout, normalise_dn
 from schulit.errors import InventoryError
-from schulit.naming import NamingPolicy
-from schulit.records import RosterSource
+from schulit.naming import NamingPolicy, transliterate
+from schulit.records import ROSTER_FIELDS, RosterSource
 
 SCHOOL_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,30}[a-z0-9]$")
 HOST_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$")
@@ -44,7 +44,7 @@ SCHOOL_TYPES = (
     "Förderschule",
 )
 IDENTITIES = ("source-id", "name+birthdate")
-ROSTER_FORMATS = ("csv", "oneroster")
+ROSTER_FORMATS = ("csv", "oneroster", "sophomorix", "ucs-school")
 ROSTER_ROLES = ("pupil", "teacher", "mixed")
 HASH_SCHEMES = ("crypt-sha512", "ssha")
 ID_SCOPES = ("school", "county")
@@ -139,6 +139,7 @@ class IdentityPolicy:
 
     pupil_id_scope: str = "school"
     teacher_id_scope: str = "county"
+    name_key_file: Path | None = None  # secret for the keys of name+birthdate schools (rosters/namekey.py)
 
 
 @dataclass(frozen=True)
@@ -164,6 +165,22 @@ class PasswordPolicy:
     length: int = 10
     hash_scheme: str = "crypt-sha512"
     delivery_dir: Path = Path("/var/lib/schulit/passwords")
+
+
+@dataclass(frozen=True)
+class LetterSettings:
+    """The county's own words on the password letters (``[letters]``); empty means the built-in text.
+
+    ``pupil_text`` and ``teacher_text`` replace the instruction lines of the slips; ``{portal}`` and
+    ``{helpdesk}`` in them are replaced by ``portal`` and ``helpdesk``.
+    """
+
+    portal: str = ""
+    helpdesk: str = ""
+    logo: Path | None = None
+    sender: str = ""
+    pupil_text: tuple[str, ...] = ()
+    teacher_text: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -231,6 +248,7 @@ class School:
     file: Path
     # fallback for exports without a class column: teacher's source id -> classes they teach (normalised)
     teacher_classes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    require_class: bool = False  # reject pupils without a class instead of syncing them class-less
 
 
 @dataclass(frozen=True)
@@ -255,6 +273,7 @@ class Inventory:
     vars: Mapping[str, Any] = field(default_factory=dict)
     server_identities: ServerIdentities = field(default_factory=ServerIdentities)
     samba: SambaSettings = field(default_factory=SambaSettings)
+    letters: LetterSettings = field(default_factory=LetterSettings)
     web: WebSettings | None = None
 
     def school(self, school_id: str) -> School:
@@ -484,6 +503,7 @@ def load_inventory(root: Path | str, environ: Mapping[str, str] | None = None) -
     identity = IdentityPolicy(
         pupil_id_scope=identity_table.string("pupil_id_scope", "school", choices=ID_SCOPES),
         teacher_id_scope=identity_table.string("teacher_id_scope", "county", choices=ID_SCOPES),
+        name_key_file=identity_table.path("name_key_file", root),
     )
     identity_table.done()
 
@@ -537,6 +557,7 @@ def load_inventory(root: Path | str, environ: Mapping[str, str] | None = None) -
     audit_table = top.table("audit")
     audit_log = audit_table.path("file", root)
     audit_table.done()
+    letters = _load_letters(top.table("letters"), root)
     web = _load_web(top.table("web"), root) if "web" in data else None
     county_vars = top.free_table("vars")
     servers_table = top.table("servers")
@@ -548,6 +569,12 @@ def load_inventory(root: Path | str, environ: Mapping[str, str] | None = None) -
     top.done()
 
     schools = _load_schools(root, problems)
+    matched_by_name = [s.id for s in schools if s.identity == "name+birthdate"]
+    if matched_by_name and identity.name_key_file is None:
+        problems.append(
+            f"{county_file}: identity.name_key_file: missing (expected the path of a secret file; "
+            f"{', '.join(matched_by_name)} are matched by name and birth date, whose keys it protects)"
+        )
     if problems:
         raise InventoryError(problems)
     return Inventory(
@@ -569,6 +596,7 @@ def load_inventory(root: Path | str, environ: Mapping[str, str] | None = None) -
         audit_log=audit_log,
         server_identities=server_identities,
         samba=samba,
+        letters=letters,
         web=web,
     )
 
@@ -586,6 +614,36 @@ def _load_samba(table: _Table) -> SambaSettings:
     )
     table.done()
     return settings
+
+
+LOGO_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+
+def _load_letters(table: _Table, root: Path) -> LetterSettings:
+    logo = table.path("logo", root)
+    if logo is not None:
+        if logo.suffix.lower() not in LOGO_SUFFIXES:
+            table.problem("logo", f"expected a PNG or JPEG file, got {logo.name!r}")
+        elif not logo.is_file():
+            table.problem("logo", f"file not found: {logo}")
+    settings = LetterSettings(
+        portal=table.string("portal", "") or "",
+        helpdesk=table.string("helpdesk", "") or "",
+        logo=logo,
+        sender=table.string("sender", "") or "",
+        pupil_text=tuple(table.string_list("pupil_text")),
+        teacher_text=tuple(table.string_list("teacher_text")),
+    )
+    table.done()
+    return settings
+
+
+def suggest_school_id(value: str) -> str:
+    """A valid school id close to ``value`` ("GS Testdörf" → "gs-testdoerf"), or "" if none."""
+    text = transliterate(value).lower()
+    text = re.sub(r"[^a-z0-9]+", "-", text).strip("-")
+    text = re.sub(r"-{2,}", "-", text)[:32].strip("-")
+    return text if SCHOOL_ID_PATTERN.match(text) else ""
 
 
 def _load_directory(table: _Table, root: Path, short_name: str) -> DirectorySettings:
@@ -667,6 +725,11 @@ def _load_schools(root: Path, problems: list[str]) -> list[School]:
             )
             continue
         first_file_of_id[school.id] = file
+        if file.stem != school.id:
+            problems.append(
+                f"{file}: id: the file of school {school.id!r} must be named {school.id}.toml "
+                "(one school, one file, found by its id)"
+            )
         for server in school.servers:
             if server.name in server_names:
                 problems.append(
@@ -680,10 +743,18 @@ def _load_schools(root: Path, problems: list[str]) -> list[School]:
 
 def _load_school(table: _Table, root: Path) -> School | None:
     before = len(table.problems)
+    raw_id = table.data.get("id")
     school_id = table.string("id", required=True, pattern=SCHOOL_ID_PATTERN)
+    if school_id is None and isinstance(raw_id, str) and raw_id.strip():
+        suggestion = suggest_school_id(raw_id)
+        table.problems[-1] = (
+            f"{table.file}: id: {raw_id!r} is not a valid school id (lower-case a-z, 0-9 and '-', "
+            f"3 to 32 characters)" + (f"; use {suggestion!r}" if suggestion else "")
+        )
     name = table.string("name", "", required=True)
     school_type = table.string("type", "", required=True, choices=SCHOOL_TYPES)
     identity = table.string("identity", "source-id", choices=IDENTITIES)
+    require_class = table.boolean("require_class", False)
     rosters = tuple(_load_roster(item, root) for item in table.array_of_tables("rosters"))
     if not rosters:
         table.problem("rosters", "missing (expected at least one [[rosters]] table)")
@@ -707,6 +778,7 @@ def _load_school(table: _Table, root: Path) -> School | None:
         vars=school_vars,
         file=table.file,
         teacher_classes=teacher_classes,
+        require_class=require_class,
     )
 
 
@@ -736,18 +808,38 @@ def _load_roster(table: _Table, root: Path) -> RosterSource:
     delimiter = table.string("delimiter", "auto")
     if delimiter not in ("auto", ";", ",", "\t", "|"):
         table.problem("delimiter", f"expected auto, ';', ',', '|' or a tab, got {delimiter!r}")
+    preset = table.string("preset")
+    if preset is not None:
+        from schulit.rosters.presets import check_preset
+
+        try:
+            check_preset(preset)
+        except ValueError as exc:
+            table.problem("preset", str(exc))
     source = RosterSource(
         path=path or Path(),
         format=roster_format,
         role=role,
         encoding=table.string("encoding", "auto"),
         delimiter=delimiter,
-        columns=table.string_map("columns"),
-        preset=table.string("preset"),
+        columns=_roster_columns(table),
+        preset=preset,
         origin=f"{table.file}: {table.where}",
     )
     table.done()
     return source
+
+
+def _roster_columns(table: _Table) -> dict[str, str]:
+    """``[rosters.columns]``: field name → header; an unknown field name is a problem, not ignored."""
+    columns = table.string_map("columns")
+    for name in columns:
+        if name not in ROSTER_FIELDS:
+            table.problems.append(
+                f"{table.file}: {table.where}.columns.{name}: unknown field "
+                f"(known: {', '.join(ROSTER_FIELDS)})"
+            )
+    return columns
 
 
 def _load_server(table: _Table, school_id: str) -> Server:

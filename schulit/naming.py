@@ -1,6 +1,8 @@
 """Login names (SPEC §4): transliterate, apply the scheme, cap the length, add a counter on collision.
 
-- Transliteration happens before anything is cut, so "Öle" gives "oe..." and never a lone "o".
+- Transliteration happens before anything is cut, so "Öle" gives "oe..." and never a lone "o": German rules
+  first (ä → ae, ß → ss), then anyascii (ISC licence) for every other script ("Олександр" → "Oleksandr",
+  "Γιώργος" → "Giorgos", "王小明" → "WangXiaoMing").
 - ``{first}``: the first given name (up to the first space; "Anna-Lena" stays one name, "annalena");
   ``{last}``: the whole last name without spaces, hyphens and apostrophes, particles kept
   ("van der Berg" → "vanderberg", "Müller-Lüdenscheidt" → "muellerluedenscheidt"); ``{f}``: first initial.
@@ -15,33 +17,13 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from anyascii import anyascii
+
 SPECIAL = {
-    "ä": "ae",
-    "ö": "oe",
-    "ü": "ue",
-    "Ä": "Ae",
-    "Ö": "Oe",
-    "Ü": "Ue",
-    "ß": "ss",
-    "ẞ": "SS",
-    "æ": "ae",
-    "Æ": "Ae",
-    "ø": "o",
-    "Ø": "O",
-    "ł": "l",
-    "Ł": "L",
-    "đ": "d",
-    "Đ": "D",
-    "ı": "i",
-    "þ": "th",
-    "Þ": "Th",
-    "œ": "oe",
-    "Œ": "Oe",
-    "ð": "d",
-    "Ð": "D",
-    "ŧ": "t",
-    "ħ": "h",
-}
+    "ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue", "ß": "ss", "ẞ": "SS",
+    "æ": "ae", "Æ": "Ae", "ø": "o", "Ø": "O", "ł": "l", "Ł": "L", "đ": "d", "Đ": "D", "ı": "i",
+    "þ": "th", "Þ": "Th", "œ": "oe", "Œ": "Oe", "ð": "d", "Ð": "D", "ŧ": "t", "ħ": "h",
+}  # fmt: skip
 COUNTER_ROOM = 2
 
 
@@ -54,10 +36,13 @@ class NamingPolicy:
 
 
 def transliterate(text: str) -> str:
-    """Fold to ASCII: German umlauts to two letters, other diacritics dropped, the rest removed."""
+    """Fold to ASCII: German umlauts to two letters, other scripts romanised by anyascii.
+
+    Characters anyascii has no romanisation for (private use, unassigned) are dropped.
+    """
     replaced = "".join(SPECIAL.get(char, char) for char in unicodedata.normalize("NFC", text))
-    decomposed = unicodedata.normalize("NFKD", replaced)
-    return "".join(char for char in decomposed if char.isascii() and not unicodedata.combining(char))
+    folded = anyascii(unicodedata.normalize("NFC", replaced))
+    return "".join(char for char in folded if char.isascii() and (char.isprintable() or char.isspace()))
 
 
 def _clean(text: str) -> str:

@@ -7,13 +7,25 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+ROSTER_FIELDS = (
+    "source_id",
+    "first_name",
+    "last_name",
+    "class_name",
+    "role",
+    "birth_date",
+    "email",
+    "teacher_classes",
+)
+"""The field names a ``[rosters.columns]`` mapping may use (README: Rosters)."""
+
 
 @dataclass(frozen=True)
 class RosterSource:
     """One roster export of one school, as configured in the inventory."""
 
     path: Path
-    format: str  # "csv" | "oneroster"
+    format: str  # "csv" | "oneroster" | "sophomorix" | "ucs-school"
     role: str  # "pupil" | "teacher" | "mixed"
     encoding: str = "auto"
     delimiter: str = "auto"
@@ -35,6 +47,8 @@ class RosterPerson:
     birth_date: date | None = None
     email: str | None = None
     origin: str = ""  # "file:line"
+    class_label: str | None = None  # as the school writes it ("BFS-IT1"); class_name is for matching
+    login: str | None = None  # a login the source already gave (sophomorix, UCS@school): kept
     teacher_classes: tuple[str, ...] = ()  # a teacher's classes in this school (normalised, sorted)
 
 
@@ -57,3 +71,5 @@ class RosterResult:
 
     persons: list[RosterPerson]
     rejected: list[RejectedRow]
+    delta: bool = False  # only changes: persons not listed stay as they are
+    deleted: list[str] = field(default_factory=list)  # delta: source ids that leave

@@ -1,10 +1,11 @@
 """The two runs the tool exists for, composed from the accounts, letters and configs building blocks.
 
 - ``term_start``: supervised. Plan (a school over the safety limit is stopped and shown, and written only
-  with ``force``), typed "yes", sync, password letters per school into the output folder (delivery files
-  shredded once printed, so a re-run prints nothing twice), configs push, report.
+  with ``force``), typed "yes", sync, password letters per school into the output folder of exactly the
+  passwords this run created (removed from the delivery files once printed, so a re-run prints nothing
+  twice), configs push, report.
 - ``nightly``: unattended. Sync with the safety limits kept, then push; quiet on success, a short report on
-  stderr and a non-zero exit code otherwise.
+  stderr and a non-zero exit code otherwise (2 when all went well but a probable rename waits for an admin).
 
 Configs are rendered from the directory, so pushing after a stopped or refused school is safe: its servers
 get the shares of its last good state.
@@ -24,8 +25,18 @@ from schulit.accounts import service
 from schulit.accounts.model import Plan
 from schulit.accounts.rules import over_safety_limit
 from schulit.accounts.service import SyncOptions, SyncOutcome, run_sync
-from schulit.errors import EXIT_ERROR, EXIT_HOSTS_FAILED, EXIT_OK, EXIT_SAFETY_LIMIT, SafetyLimitError
+from schulit.delivery import read_deliveries
+from schulit.errors import (
+    EXIT_CHANGES_PENDING,
+    EXIT_ERROR,
+    EXIT_HOSTS_FAILED,
+    EXIT_OK,
+    EXIT_SAFETY_LIMIT,
+    SafetyLimitError,
+)
 from schulit.inventory import Inventory
+
+EXIT_ATTENTION = EXIT_CHANGES_PENDING  # nightly: done, but something waits for an admin (README: Exit codes)
 
 
 @dataclass
@@ -37,13 +48,16 @@ class RunReport:
     push: Any = None
     messages: list[str] = field(default_factory=list)
     cancelled: bool = False
+    attention: list[str] = field(default_factory=list)  # things only a human can decide (exit 2 if alone)
 
     @property
     def exit_code(self) -> int:
         codes = [self.sync.exit_code if self.sync else EXIT_OK]
         if self.push is not None and self.push.exit_code:
             codes.append(EXIT_HOSTS_FAILED)
-        for code in (EXIT_ERROR, EXIT_SAFETY_LIMIT, EXIT_HOSTS_FAILED):
+        if self.attention:
+            codes.append(EXIT_ATTENTION)
+        for code in (EXIT_ERROR, EXIT_SAFETY_LIMIT, EXIT_HOSTS_FAILED, EXIT_ATTENTION):
             if code in codes:
                 return code
         return EXIT_OK
@@ -58,6 +72,7 @@ class RunReport:
             "letters": [{"school": s, "pdf": str(p), "letters": n} for s, p, n in self.letters],
             "configs": self.push.to_json() if self.push is not None else None,
             "messages": self.messages,
+            "attention": self.attention,
         }
 
 
@@ -96,19 +111,31 @@ def term_start(
         report.messages.append("cancelled: nothing was changed")
         return report
     day = (today or date.today()).isoformat()
+    created = list(outcome.result.delivery_files)  # only this run's passwords: nothing printed twice
     for school in inventory.schools:
         if schools and school.id not in schools:
             continue
         pdf = output / f"letters-{school.id}-{day}.pdf"
         if pdf.exists():
             pdf = output / f"letters-{school.id}-{day}-{len(list(output.glob(f'letters-{school.id}-*')))}.pdf"
-        letters = write_letters(inventory, pdf, school=school.id, shred=True)
+        letters = write_letters(inventory, pdf, school=school.id, shred=True, files=created)
         if letters.letters:
             report.letters.append((school.id, pdf, letters.letters))
             say(f"letters for {school.id}: {letters.letters}")
     if not report.letters:
         report.messages.append("letters: no new passwords to print")
-    report.push = push_configs(inventory, limits=schools, progress=tty_progress if show_progress else None)
+    earlier = [r for r in read_deliveries(inventory.passwords.delivery_dir) if not r.printed_at]
+    earlier = [r for r in earlier if not schools or r.school_id in schools]
+    if earlier:
+        report.messages.append(
+            f"letters: {len(earlier)} unprinted password(s) from earlier runs or resets are not in this "
+            "run's letters; print them with: schulit passwords letters --output FILE.pdf"
+        )
+    if any(not schools or server.school_id in schools for server in inventory.servers()):
+        progress = tty_progress if show_progress else None
+        report.push = push_configs(inventory, limits=schools, progress=progress)
+    else:
+        report.messages.append("configs: no servers in the inventory for these schools; nothing pushed")
     _write_private(output / f"report-{day}.json", json.dumps(report.to_json(), indent=2, ensure_ascii=False))
     return report
 
@@ -143,6 +170,13 @@ def nightly(
             report.messages.append(f"{school.school_id}: stopped by the safety limit: {school.safety_stop}")
     for change, error in report.sync.result.failed:
         report.messages.append(f"failed: {change.action} {change.dn}: {error}")
+    for change in report.sync.plan.changes:
+        if change.action == "probable-rename":
+            report.attention.append(
+                f"{change.school}: probable rename held: {change.login} ({change.details['from']} -> "
+                f"{change.details['to']}, {change.details['origin']}); if it is the same person: schulit "
+                f"accounts sync --school {change.school} --confirm-rename {change.login}"
+            )
     if purge:
         report.messages.extend(_purge(inventory, today or date.today()))
     if not inventory.servers():

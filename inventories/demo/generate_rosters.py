@@ -3,9 +3,11 @@
     python inventories/demo/generate_rosters.py [OUTPUT_DIR]
 
 Writes ``OUTPUT_DIR/<school id>/...`` (default: ``rosters/`` next to this file) in the formats the schools'
-administration software would produce: Windows-1252 CSV with ``;`` and CRLF, UTF-8 with BOM, tab-separated,
-unusual headers, a school without ids, and OneRoster 1.1 and 1.2 bundles. Every name is made up.
-The same run always produces the same bytes (fixed seed, no timestamps).
+administration software would produce: a SchILD-NRW export (Windows-1252, ``;``, CRLF, mixed date forms), a
+sophomorix ``students.csv`` (linuxmuster.net, no header), UTF-8 with BOM, tab-separated, unusual headers, a
+school without ids, and OneRoster 1.1 and 1.2 bundles. Every name is made up. Birth years fit the grade in
+the school year 2026/27; e-mail local parts are transliterated like logins. The same run always produces the
+same bytes (fixed seed, no timestamps).
 """
 
 from __future__ import annotations
@@ -13,11 +15,17 @@ from __future__ import annotations
 import csv
 import io
 import random
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from a checkout without installing
+
+from schulit.naming import transliterate
+
 SEED = 20260801
+SCHOOL_YEAR = 2026  # 2026/27: a first-grader is six by the autumn of 2026, so born 2019 or 2020
 GIRLS = [
     "Lea",
     "Mia",
@@ -206,12 +214,16 @@ class County:
     def pupils(
         self, classes: list[str], size: int, birth_year: int, encoding: str, *, by_grade: bool = True
     ) -> list[Person]:
+        """``by_grade``: born ``SCHOOL_YEAR - 5 - grade`` (a year earlier for some); else in ``birth_year``
+        (or the year before)."""
         result = []
         for klass in classes:
             grade = int("".join(c for c in klass if c.isdigit()) or "11") if by_grade else 0
             for _ in range(size + self.random.randint(-3, 3)):
                 first, last = self.name(encoding)
-                year = birth_year - grade + self.random.choice([0, 0, 0, -1])
+                year = (SCHOOL_YEAR - 5 - grade if by_grade else birth_year) + self.random.choice(
+                    [0, 0, 0, -1]
+                )
                 birth = f"{self.random.randint(1, 28):02d}.{self.random.randint(1, 12):02d}.{year}"
                 result.append(Person(str(self.next_pupil), first, last, klass, birth))
                 self.next_pupil += 1
@@ -221,11 +233,15 @@ class County:
         result = []
         for _ in range(count):
             first, last = self.name(encoding)
-            email = f"{first[0]}.{last}@{school}.schule.lk-heide.example".lower()
-            email = "".join(c for c in email if c.isascii() and (c.isalnum() or c in ".@-"))
+            email = f"{ascii_part(first)[:1]}.{ascii_part(last)}@{school}.schule.lk-heide.example"
             result.append(Person(f"P{self.next_teacher}", first, last, "", "", email))
             self.next_teacher += 1
         return result
+
+
+def ascii_part(name: str) -> str:
+    """A name as an e-mail local part, transliterated like logins ("Schäfer" → "schaefer")."""
+    return re.sub(r"[^a-z0-9]", "", transliterate(name).lower())
 
 
 def classes(grades: range, letters: str) -> list[str]:
@@ -550,16 +566,17 @@ def generate(out: Path) -> None:
     """Write every demo roster below ``out``."""
     county = County()
     gs = classes(range(1, 5), "abc")
-    # Grundschule Bienenbüttel: Windows-1252, ';', CRLF, trailing ';', a blank line (SchILD-like export).
+    # Grundschule Bienenbüttel: a SchILD-NRW export (preset "schild-nrw"): Windows-1252, ';', CRLF, trailing
+    # ';', a blank line, SchILD's column order, birth dates as TTMMJJJJ.
     pupils = county.pupils(gs, 22, 2026, "cp1252")
-    pupils[5] = Person("4009998", "Max", "Mustermann", "2a", "03.04.2018")
+    pupils[5] = Person("4009998", "Max", "Mustermann", "2a", "03.04.2019")
     pupils[40] = Person("4009999", "Max", "Mustermann", "3b", "17.09.2017")
     rows = [
-        [p.source_id, p.last, p.first, p.klass.upper() if i % 7 == 0 else p.klass, p.birth]
+        [p.source_id, p.klass.upper() if i % 7 == 0 else p.klass, p.last, p.first, p.birth.replace(".", "")]
         for i, p in enumerate(pupils)
     ]
     text = csv_text(
-        ["Interne ID-Nummer", "Nachname", "Vorname", "Klasse", "Geburtsdatum"],
+        ["Interne ID-Nummer", "Klasse", "Nachname", "Vorname", "Geburtsdatum"],
         rows,
         ";",
         "\r\n",
@@ -674,18 +691,14 @@ def generate(out: Path) -> None:
         "utf-8",
     )
 
-    # Oberschule Salzhausen: Windows-1252, ';'.
+    # Oberschule Salzhausen: still on linuxmuster.net: sophomorix students.csv (format "sophomorix"): no
+    # header, '#' comments, Windows-1252, class;last;first;d.m.yyyy;unid; (no logins given yet).
     pupils = county.pupils(classes(range(5, 11), "ab"), 25, 2026, "cp1252")
-    write(
-        out / "obs-salzhausen" / "schueler.csv",
-        csv_text(
-            ["Interne ID-Nummer", "Nachname", "Vorname", "Klasse", "Geburtsdatum"],
-            [[p.source_id, p.last, p.first, p.klass, p.birth] for p in pupils],
-            ";",
-            "\r\n",
-        ),
-        "cp1252",
-    )
+    lines = ["# students.csv (sophomorix, linuxmuster.net 7) - Oberschule Salzhausen"]
+    for p in pupils:
+        day, month, year = p.birth.split(".")
+        lines.append(f"{p.klass};{p.last};{p.first};{int(day)}.{int(month)}.{year};{p.source_id};")
+    write(out / "obs-salzhausen" / "students.csv", "\n".join(lines) + "\n", "cp1252")
     write(
         out / "obs-salzhausen" / "lehrer.csv",
         csv_text(

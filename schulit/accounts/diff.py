@@ -7,11 +7,11 @@ anything away from the other schools.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
-from schulit.accounts.desired import DesiredState
+from schulit.accounts.desired import DesiredState, with_deltas
 from schulit.accounts.model import (
     COUNTY_GROUPS,
     ActualAccount,
@@ -27,6 +27,7 @@ from schulit.errors import SchulitError
 from schulit.inventory import Inventory, NumberRange
 from schulit.naming import allocate_login, login_base
 from schulit.rosters.matching import probable_renames
+from schulit.rosters.namekey import NameKeys, source_id_of_key
 
 
 @dataclass
@@ -65,10 +66,15 @@ class _Allocator:
         return self._next
 
 
-def _birth_date_of_key(key: str) -> date | None:
-    """Name+birthdate keys end in ``|yyyy-mm-dd``."""
+def _birth_date_of_key(key: str, name_keys: NameKeys | None = None) -> Hashable | None:
+    """What a name+birthdate key holds of the birth date: the keyed hash (``nbd2:``), or for old
+    ``nbd:...|yyyy-mm-dd`` keys the date (as the same keyed hash when ``name_keys`` is given)."""
+    school_id = key.split(":", 2)[1] if key.count(":") >= 3 else ""
+    source_id = source_id_of_key(key)
+    if name_keys is not None:
+        return name_keys.birth_token_of(school_id, source_id)
     try:
-        return date.fromisoformat(key.rsplit("|", 1)[1])
+        return date.fromisoformat(source_id.rsplit("|", 1)[1])
     except (IndexError, ValueError):
         return None
 
@@ -123,18 +129,13 @@ class _Planner:
 
     # --- accounts ----------------------------------------------------------------------------------------
     def renames(self) -> tuple[dict[str, ActualAccount], set[str]]:
-        """Probable renames in name+birthdate schools: confirmed ones re-key the account, others wait."""
+        """Name+birthdate schools: old-form keys re-keyed in place; probable renames (confirmed ones re-key
+        the account, others wait)."""
         remapped: dict[str, ActualAccount] = {}
         on_hold: set[str] = set()
+        name_keys = self.desired.name_keys
         nbd_schools = {s.id for s in self.inventory.schools if s.identity == "name+birthdate"} & self.selected
         for school_id in sorted(nbd_schools):
-            vanished = [
-                (a.key, a.first_name, a.last_name, _birth_date_of_key(a.key))
-                for a in self.actual.accounts.values()
-                if a.home_school == school_id
-                and a.key not in self.desired.persons
-                and a.deactivated_on is None
-            ]
             appeared = [
                 p
                 for p in self.desired.persons.values()
@@ -142,7 +143,48 @@ class _Planner:
                 and p.key not in self.actual.accounts
                 and p.key not in self.frozen
             ]
-            for old_key, person in probable_renames(vanished, appeared):
+            appeared_keys = set(self.desired.persons)
+            legacy_claims: dict[str, list[DesiredPerson]] = {}
+            for person in appeared:
+                legacy = self.desired.legacy_keys.get(person.key)
+                account = self.actual.accounts.get(legacy or "")
+                if account is not None and account.home_school == school_id and legacy not in appeared_keys:
+                    legacy_claims.setdefault(account.key, []).append(person)
+            rekeyed: set[str] = set()
+            for old_key, people in sorted(legacy_claims.items()):
+                if len(people) != 1:
+                    continue  # two persons fold to one old key: left to the probable-rename check below
+                account, person = self.actual.accounts[old_key], people[0]
+                remapped[person.key] = account
+                on_hold.add(old_key)
+                rekeyed.add(person.key)
+                self.changes.append(
+                    Change(
+                        "update",
+                        school_id,
+                        account.dn,
+                        account.login,
+                        {"changes": {"key": ["(old form, birth date in clear)", person.key]}},
+                    )
+                )
+            vanished = [
+                (a.key, a.first_name, a.last_name, _birth_date_of_key(a.key, name_keys))
+                for a in self.actual.accounts.values()
+                if a.home_school == school_id
+                and a.key not in self.desired.persons
+                and a.key not in on_hold
+                and a.deactivated_on is None
+            ]
+            appeared = [p for p in appeared if p.key not in rekeyed]
+
+            def birth_of(person: DesiredPerson, school_id: str = school_id) -> Hashable | None:
+                if person.birth_date is None:
+                    return None
+                if name_keys is None:
+                    return person.birth_date
+                return name_keys.birth_token(school_id, person.birth_date)
+
+            for old_key, person in probable_renames(vanished, appeared, birth_of):
                 account = self.actual.accounts[old_key]
                 if account.login in self.confirmed_renames:
                     remapped[person.key] = account
@@ -153,7 +195,7 @@ class _Planner:
                             school_id,
                             account.dn,
                             account.login,
-                            {"changes": {"key": [old_key, person.key]}},
+                            {"changes": {"key": [_shown_key(old_key), person.key]}},
                         )
                     )
                 else:
@@ -176,7 +218,17 @@ class _Planner:
 
     def create(self, person: DesiredPerson) -> None:
         home = person.schools[0]
-        base = login_base(person.first_name, person.last_name, self.inventory.naming)
+        given = self.desired.logins.get(person.key)  # a login the source gave (migration): kept as it is
+        if given is not None and given in self.taken:
+            note = (
+                f"{person.origin}: login: {given!r} (given by the roster) is taken; not created: "
+                f"'schulit accounts adopt --school {home}' takes over an entry schulit did not create"
+            )
+            report = next((r for r in self.desired.reports if r.school_id == home), None)
+            if report is not None and note not in report.rejected:
+                report.rejected.append(note)
+            return
+        base = given or login_base(person.first_name, person.last_name, self.inventory.naming)
         login = allocate_login(
             base, lambda name: name.lower() in self.taken, self.inventory.naming.max_length
         )
@@ -394,6 +446,11 @@ class _Planner:
         )
 
 
+def _shown_key(key: str) -> str:
+    """An identity key for plans and logs: an old-form name+birthdate key holds a birth date in clear."""
+    return "(old form, birth date in clear)" if source_id_of_key(key).startswith("nbd:") else key
+
+
 def _school_of_group(parent_dn: str, selected: Iterable[str], layout: Layout) -> str:
     for school_id in selected:
         if layout.container_dn(school_id, "groups").lower() == parent_dn:
@@ -420,6 +477,7 @@ def plan_changes(
     """Compute the plan. A school over the safety limit is stopped unless ``force``: the plan is made again
     as if its roster had not been read, so that nothing at all is written for it (no update, class change,
     move, reactivation or group change either); its report lists what it would have deactivated."""
+    desired = with_deltas(desired, actual)  # delta bundles: who they do not list stays as they are
     reports = {r.school_id: r for r in desired.reports}
     selected = set(desired.readable_schools)
     counts = managed_counts(actual.accounts.values())

@@ -65,12 +65,35 @@ def list_accounts(
     return sorted(accounts, key=lambda a: (a.home_school, a.class_name or "", a.login))
 
 
+def known_class(connection: ldap3.Connection, layout: Layout, school: str | None, class_name: str) -> str:
+    """``--class`` normalised like the rosters ("05a" → "5a", "5 A" → "5a"); an error if no pupil has it."""
+    from schulit.rosters.common import normalise_class
+
+    normalised = normalise_class(class_name)
+    if normalised is not None:
+        parts = [
+            f"(employeeNumber={escape_filter_chars(KEY_PREFIX)}*)",
+            f"(ou={escape_filter_chars(normalised)})",
+        ]
+        if school:
+            parts.append(f"(departmentNumber={escape_filter_chars(school)})")
+        _ok, _result, response, _ = connection.search(
+            layout.base_dn, f"(&(objectClass=posixAccount){''.join(parts)})", attributes=["1.1"], size_limit=1
+        )
+        if response:
+            return normalised
+    where = f"school {school}" if school else "the directory"
+    raise SchulitError(f"--class {class_name!r}: no such class in {where}")
+
+
 def find_account(connection: ldap3.Connection, layout: Layout, login: str) -> ActualAccount:
     """The managed account with this login, or a clear error."""
     search_filter = f"(uid={escape_filter_chars(login)})"
     found = list(paged(connection, layout.base_dn, search_filter, ACCOUNT_ATTRIBUTES))
     if not found:
-        raise SchulitError(f"no account with login {login!r}")
+        raise SchulitError(
+            f"no account with login {login!r} (search by name: schulit accounts find {login!r})"
+        )
     dn, attributes = found[0]
     if not first(attributes, "employeeNumber").startswith(KEY_PREFIX):
         raise SchulitError(f"{dn} was not created by schulit; schulit leaves it alone")

@@ -329,3 +329,10 @@ def password_modification(
 
 
 STATE_ATTRIBUTES = ["userPassword", "description"]  # what the state modifications above are built from
+
+
+def rename_modification(old_login: str, new_login: str, home_directory: str) -> Modification:
+    """After the RDN moved from ``uid=old`` to ``uid=new``: the home directory follows (if schulit set it)."""
+    if home_directory == f"/home/{old_login}":
+        return {"homeDirectory": [(ldap3.MODIFY_REPLACE, [f"/home/{new_login}"])]}
+    return {}

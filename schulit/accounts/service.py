@@ -56,8 +56,16 @@ def roster_override(
     format: str | None = None,
     encoding: str | None = None,
     delimiter: str | None = None,
+    role: str | None = None,
+    preset: str | None = None,
 ) -> tuple[str, tuple[RosterSource, ...]]:
-    """``ID=PATH`` → the school's roster sources with the pupil (or OneRoster) source replaced by PATH."""
+    """``ID=PATH`` → the school's roster sources with one of them replaced by PATH for this run.
+
+    ``role`` (default: mixed for OneRoster, else pupil) says which: pupil or teacher replaces the school's
+    roster of that role (a mixed source of the school then still gives the other role), mixed replaces all.
+    """
+    from schulit.rosters.presets import check_preset
+
     if "=" not in spec:
         raise SchulitError(f"--roster {spec!r}: expected SCHOOL_ID=PATH")
     school_id, path_text = spec.split("=", 1)
@@ -65,19 +73,43 @@ def roster_override(
     path = Path(path_text).resolve()
     if not path.exists():
         raise SchulitError(f"--roster {spec}: {path} not found")
-    template = next((s for s in school.rosters if s.role in ("pupil", "mixed")), school.rosters[0])
+    if preset is not None:
+        try:
+            check_preset(preset)
+        except ValueError as exc:
+            raise SchulitError(f"--preset: {exc}") from None
+    wanted = role or ("mixed" if format == "oneroster" else "pupil")
+    template = next((s for s in school.rosters if s.role in (wanted, "mixed")), school.rosters[0])
     new = replace(
         template,
         path=path,
         origin=f"--roster {spec}",
-        format=format or template.format,
+        format=format or _format_of(path, template.format, wanted),
+        role=wanted,
         encoding=encoding or template.encoding,
         delimiter=delimiter or template.delimiter,
+        preset=preset or template.preset,
+        columns=template.columns if template.role == wanted else {},
     )
-    if new.format == "oneroster":
+    if new.format == "oneroster" and role is None:
         new = replace(new, role="mixed")
+    if new.role == "mixed":
         return school.id, (new,)
-    return school.id, tuple(new if s is template else s for s in school.rosters)
+    other = "teacher" if new.role == "pupil" else "pupil"
+    kept = []
+    for source in school.rosters:
+        if source.role == other:
+            kept.append(source)
+        elif source.role == "mixed":
+            kept.append(replace(source, role=other))  # the rest of the school's mixed roster
+    return school.id, (new, *kept)
+
+
+def _format_of(path: Path, configured: str, role: str) -> str:
+    """A pupil or teacher file given for a school with a OneRoster bundle is CSV unless it looks like one."""
+    if configured != "oneroster" or role == "mixed":
+        return configured
+    return "oneroster" if path.is_dir() or path.suffix.lower() == ".zip" else "csv"
 
 
 PARALLEL_SCAN_FROM = 5000  # roster persons from which the directory is read by two processes

@@ -1,4 +1,4 @@
-"""``schulit accounts ...``: plan, sync, list, show, reset-password, lock, unlock, purge."""
+"""``schulit accounts ...``: plan, sync, list, find, show, reset-password, rename, lock, unlock, purge."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ from typing import Any
 
 import click
 
-from schulit.accounts import ops, service
+from schulit.accounts import helpdesk, ops, service
 from schulit.accounts.model import Change, Plan
 from schulit.accounts.service import SyncOptions, roster_override, run_sync
 from schulit.context import AppContext
-from schulit.errors import EXIT_CHANGES_PENDING, SchulitError
+from schulit.errors import EXIT_CHANGES_PENDING, EXIT_ERROR, SchulitError
+from schulit.inventory import ROSTER_FORMATS, ROSTER_ROLES
 
 SCHOOL_OPTION = click.option(
     "--school",
@@ -56,8 +57,20 @@ def roster_options(function: Any) -> Any:
             click.option(
                 "--format",
                 "roster_format",
-                type=click.Choice(["csv", "oneroster"]),
+                type=click.Choice(list(ROSTER_FORMATS)),
                 help="Format of the --roster files (default: as in the inventory).",
+            ),
+            click.option(
+                "--role",
+                "roster_role",
+                type=click.Choice(list(ROSTER_ROLES)),
+                help="Who is in the --roster files: pupil (default for a CSV file; replaces the pupil "
+                "roster), teacher (replaces the teacher roster) or mixed (replaces every roster).",
+            ),
+            click.option(
+                "--preset",
+                metavar="NAME",
+                help="Export preset of the --roster files (schild-nrw, asv-bw, ...; see the README).",
             ),
             click.option("--encoding", help="Encoding of the --roster files (default: as in the inventory)."),
             click.option(
@@ -94,10 +107,20 @@ def _options(
     confirmed_renames: tuple[str, ...],
     today: Any,
     force: bool = False,
+    roster_role: str | None = None,
+    preset: str | None = None,
 ) -> SyncOptions:
     inventory = app.inventory()
     overrides = dict(
-        roster_override(inventory, spec, format=roster_format, encoding=encoding, delimiter=delimiter)
+        roster_override(
+            inventory,
+            spec,
+            format=roster_format,
+            encoding=encoding,
+            delimiter=delimiter,
+            role=roster_role,
+            preset=preset,
+        )
         for spec in rosters
     )
     return SyncOptions(
@@ -114,7 +137,9 @@ def describe_change(change: Change) -> str:
     """One line for --verbose output (never a password: plans do not contain any)."""
     details = change.details
     if change.action == "create":
-        where = f"{details['role']}, {details['class']}" if details.get("class") else details["role"]
+        where = details["role"]
+        if details["role"] == "pupil":
+            where = f"pupil, {details.get('class') or 'no class'}"
         return f"+ create {change.login} ({details['first_name']} {details['last_name']}, {where})"
     if change.action == "update":
         parts = [
@@ -186,6 +211,8 @@ def plan(
     schools: tuple[str, ...],
     rosters: tuple[str, ...],
     roster_format: str | None,
+    roster_role: str | None,
+    preset: str | None,
     encoding: str | None,
     delimiter: str | None,
     skip_bad_rows: bool,
@@ -199,7 +226,17 @@ def plan(
     safety limit.
     """
     options = _options(
-        app, schools, rosters, roster_format, encoding, delimiter, skip_bad_rows, confirmed_renames, today
+        app,
+        schools,
+        rosters,
+        roster_format,
+        encoding,
+        delimiter,
+        skip_bad_rows,
+        confirmed_renames,
+        today,
+        roster_role=roster_role,
+        preset=preset,
     )
     outcome = run_sync(app.inventory(), options, command="accounts plan", dry_run=True)
     _finish_plan(app, outcome.plan, as_json)
@@ -210,14 +247,28 @@ def _finish_plan(app: AppContext, plan_: Plan, as_json: bool) -> None:
         click.echo(json.dumps(plan_.to_json(), indent=2, ensure_ascii=False))
     else:
         render_plan(app, plan_)
-        app.info(f"plan: {len(plan_.pending)} changes pending" if plan_.pending else "plan: nothing to do")
+        held = held_renames(plan_)
+        if plan_.pending:
+            app.info(f"plan: {len(plan_.pending)} changes pending")
+        elif not held:
+            app.info("plan: nothing to do")
+        if held:
+            app.info(
+                f"plan: {len(held)} probable rename{'s' if len(held) != 1 else ''} waiting for an admin "
+                "(confirm each with --confirm-rename LOGIN)"
+            )
     from schulit.accounts.service import plan_exit_code
 
     code = plan_exit_code(plan_)
     if code:
         sys.exit(code)
-    if plan_.pending:
+    if plan_.pending or held_renames(plan_):
         sys.exit(EXIT_CHANGES_PENDING)
+
+
+def held_renames(plan_: Plan) -> list[Change]:
+    """Probable renames the plan holds back until an admin confirms them."""
+    return [c for c in plan_.changes if c.action == "probable-rename"]
 
 
 @accounts_group.command("sync")
@@ -245,6 +296,8 @@ def sync(
     schools: tuple[str, ...],
     rosters: tuple[str, ...],
     roster_format: str | None,
+    roster_role: str | None,
+    preset: str | None,
     encoding: str | None,
     delimiter: str | None,
     skip_bad_rows: bool,
@@ -273,6 +326,8 @@ def sync(
         confirmed_renames,
         today,
         force=force,
+        roster_role=roster_role,
+        preset=preset,
     )
     options.lock_timeout = lock_timeout
     saved = service.load_saved_plan(plan_file) if plan_file is not None else None
@@ -335,20 +390,25 @@ def list_accounts(
 ) -> None:
     """List accounts as a table (or JSON)."""
     inventory = app.inventory()
-    accounts = service.list_accounts(inventory, school=school, class_name=class_name, state=state)
+    accounts = helpdesk.list_accounts(inventory, school=school, class_name=class_name, state=state)
     if as_json:
         click.echo(
             json.dumps([ops.account_json(a, inventory) for a in accounts], indent=2, ensure_ascii=False)
         )
         return
+    _table(app, accounts)
+
+
+def _table(app: AppContext, accounts: list[Any]) -> None:
     click.echo(f"{'LOGIN':<22} {'NAME':<34} {'ROLE':<8} {'SCHOOL':<22} {'CLASS':<8} STATE")
     for account in accounts:
         name = f"{account.first_name} {account.last_name}"
         click.echo(
             f"{account.login:<22} {name[:34]:<34} {account.role:<8} {account.home_school:<22} "
-            f"{account.class_name or '':<8} {account.state}"
+            f"{account.class_name or ('(no class)' if account.role == 'pupil' else ''):<8} {account.state}"
         )
-    app.info(f"{len(accounts)} accounts")
+    app.info(f"{len(accounts)} account{'s' if len(accounts) != 1 else ''}")
+
 
 
 @accounts_group.command("show")
@@ -369,15 +429,107 @@ def show(app: AppContext, login: str, as_json: bool) -> None:
 @click.argument("logins", nargs=-1)
 @click.option("--school", metavar="ID", help="With --class: every pupil of that class.")
 @click.option("--class", "class_name", metavar="C", help="With --school: every pupil of that class.")
+@click.option(
+    "--letter",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Print the new passwords straight into this PDF (mode 0600); no delivery file is kept.",
+)
+@click.option("--yes", is_flag=True, help="Also reset deactivated or locked accounts without asking.")
+@JSON_OPTION
 @click.pass_obj
 def reset_password(
-    app: AppContext, logins: tuple[str, ...], school: str | None, class_name: str | None
+    app: AppContext,
+    logins: tuple[str, ...],
+    school: str | None,
+    class_name: str | None,
+    letter: Path | None,
+    yes: bool,
+    as_json: bool,
 ) -> None:
-    """Give accounts a new initial password (written to the 0600 delivery file, never printed)."""
-    if not logins and not (school and class_name):
-        raise SchulitError("name logins, or --school ID --class C")
-    accounts, files = service.reset_passwords(app.inventory(), logins, school=school, class_name=class_name)
-    app.info(f"reset {len(accounts)} passwords; delivery file(s): {', '.join(str(f) for f in files)}")
+    """Give accounts a new initial password, never shown: into --letter FILE.pdf or a delivery file.
+
+    A deactivated or locked account stays disabled; resetting it needs a confirmation (or --yes).
+    """
+
+    def confirm(disabled: list[Any]) -> bool:
+        for account in disabled:
+            app.warn(f"warning: {account.login} is {account.state}; a new password does not enable it")
+        if yes:
+            return True
+        if not sys.stdin.isatty():
+            raise SchulitError("not on a terminal: add --yes to reset deactivated or locked accounts too")
+        return click.confirm("reset anyway?", default=False)
+
+    result = helpdesk.reset_passwords(
+        app.inventory(), logins, school=school, class_name=class_name, letter=letter, confirm_disabled=confirm
+    )
+    if as_json:
+        document = {
+            "reset": [a.login for a in result.accounts],
+            "letter": str(result.letter) if result.letter else None,
+            "delivery_files": [str(f) for f in result.delivery_files],
+        }
+        click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+        return
+    count = len(result.accounts)
+    what = f"{count} password{'s' if count != 1 else ''}"
+    if result.letter is not None:
+        app.info(f"reset {what}; letter {result.letter} (mode 0600; the only copy)")
+    else:
+        files = ", ".join(str(f) for f in result.delivery_files)
+        app.info(f"reset {what}; delivery file(s): {files} (print with 'schulit passwords letters')")
+
+
+@accounts_group.command("find")
+@click.argument("text")
+@JSON_OPTION
+@click.pass_obj
+def find(app: AppContext, text: str, as_json: bool) -> None:
+    """Find accounts by name, login or roster id; case, umlauts and accents do not matter.
+
+    "Emma Müller", "emma mueller" and "Muller" find the same pupil. Exit 1 when nothing matches.
+    """
+    inventory = app.inventory()
+    accounts = helpdesk.find_accounts(inventory, text)
+    if as_json:
+        click.echo(
+            json.dumps([ops.account_json(a, inventory) for a in accounts], indent=2, ensure_ascii=False)
+        )
+    else:
+        _table(app, accounts)
+    if not accounts:
+        app.warn(f"no account matches {text!r}")
+        sys.exit(EXIT_ERROR)
+
+
+@accounts_group.command("rename")
+@click.argument("login")
+@click.argument("new_login")
+@TODAY_OPTION
+@JSON_OPTION
+@click.pass_obj
+def rename(app: AppContext, login: str, new_login: str, today: Any, as_json: bool) -> None:
+    """Change a login (admin-approved, e.g. a misspelt name): groups and class shares follow.
+
+    The old login stays reserved for lifecycle.login_retention_days, like a deleted one.
+    """
+    result = helpdesk.rename_account(
+        app.inventory(), login, new_login, today=today.date() if today else None
+    )
+    if as_json:
+        document = {
+            "old": result.old,
+            "new": result.new,
+            "dn": result.dn,
+            "groups": result.groups,
+            "old_reserved_until": result.reserved_until.isoformat(),
+        }
+        click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+        return
+    app.info(
+        f"renamed {result.old} -> {result.new} ({len(result.groups)} groups follow); "
+        f"{result.old} reserved until {result.reserved_until.isoformat()}"
+    )
 
 
 @accounts_group.command("lock")
@@ -435,3 +587,69 @@ def purge(app: AppContext, yes: bool, dry_run: bool, force: bool, today: Any, as
         app.info("purge: nothing to do")
     elif not dry_run:
         app.info(f"purge: deleted {len(outcome.deleted)} entries")
+
+
+@accounts_group.command("adopt")
+@click.option(
+    "--school", "school_id", required=True, metavar="ID", help="The school whose roster is matched."
+)
+@click.option("--roster", "rosters", multiple=True, metavar="ID=PATH", help="As for 'accounts sync'.")
+@click.option(
+    "--format", "roster_format", type=click.Choice(list(ROSTER_FORMATS)), help="Format of the --roster files."
+)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--dry-run", is_flag=True, help="Only show what would be taken over.")
+@JSON_OPTION
+@click.pass_obj
+def adopt(
+    app: AppContext,
+    school_id: str,
+    rosters: tuple[str, ...],
+    roster_format: str | None,
+    yes: bool,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    """Take over entries schulit did not create instead of creating twins.
+
+    An entry is taken over when its uid is the login the roster gives (sophomorix, UCS@school) or its
+    employeeNumber is the person's roster id. Login, uidNumber and password stay; run 'accounts sync'
+    afterwards to bring names, class and groups in line.
+    """
+    from schulit.accounts.adopt import AdoptPlan
+    from schulit.accounts.adopt import adopt as adopt_entries
+
+    inventory = app.inventory()
+    overrides = dict(roster_override(inventory, spec, format=roster_format) for spec in rosters)
+
+    def show(plan_: AdoptPlan) -> None:
+        for adoption in plan_.adoptions:
+            app.info(
+                f"  + adopt {adoption.dn} as {adoption.login} ({adoption.name}, {adoption.role}; "
+                f"{adoption.reason}) -> {adoption.new_dn}"
+            )
+        for line in plan_.left:
+            app.warn(f"left alone: {line}")
+        app.info(f"adopt: {len(plan_.adoptions)} entries to take over in {plan_.school_id}")
+
+    def confirm(plan_: AdoptPlan) -> bool:
+        if not as_json:
+            show(plan_)
+        if yes:
+            return True
+        if not sys.stdin.isatty():
+            raise SchulitError("not on a terminal: add --yes to adopt without asking")
+        return click.confirm(f"take over {len(plan_.adoptions)} entries?", default=False)
+
+    plan_, done = adopt_entries(
+        inventory, school_id, confirm=confirm, dry_run=dry_run, roster_overrides=overrides
+    )
+    if as_json:
+        click.echo(json.dumps({**plan_.to_json(), "adopted": done}, indent=2, ensure_ascii=False))
+        return
+    if dry_run or not plan_.adoptions:
+        show(plan_)
+        if not plan_.adoptions:
+            app.info("adopt: nothing to do")
+        return
+    app.info(f"adopt: took over {len(done)} entries; run 'schulit accounts sync' to bring them in line")

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import click
 
+from schulit.check import check_inventory
 from schulit.context import AppContext
+from schulit.errors import EXIT_ERROR
 
 
 @click.group("inventory")
@@ -15,14 +18,20 @@ def inventory_group() -> None:
 
 
 @inventory_group.command("check")
-@click.option("--json", "as_json", is_flag=True, help="Print the schools and servers as one JSON document.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print schools, servers, roster counts and problems as one JSON document.",
+)
 @click.pass_obj
 def check(app: AppContext, as_json: bool) -> None:
-    """Validate the inventory and that every roster source exists.
+    """Validate the inventory, read every roster source and render every server's templates (no network).
 
-    Exits 1 and names file and key for every problem found.
+    Reports every problem as file[:line]: field: problem, roster counts per school; exit 1 on any problem.
     """
     inventory = app.inventory()
+    report = check_inventory(inventory)
     if as_json:
         document = {
             "county": {"name": inventory.county_name, "short_name": inventory.county_short_name},
@@ -35,6 +44,7 @@ def check(app: AppContext, as_json: bool) -> None:
                     "rosters": [
                         {"path": str(r.path), "format": r.format, "role": r.role} for r in school.rosters
                     ],
+                    "counts": report.counts[school.id].to_json(),
                     "servers": [
                         {"name": s.name, "address": s.address, "port": s.port, "roles": list(s.roles)}
                         for s in school.servers
@@ -42,17 +52,29 @@ def check(app: AppContext, as_json: bool) -> None:
                 }
                 for school in inventory.schools
             ],
+            "problems": report.problems,
+            "ok": report.ok,
         }
         click.echo(json.dumps(document, indent=2, ensure_ascii=False))
-        return
-    app.info(
-        f"{inventory.county_name}: {len(inventory.schools)} schools, "
-        f"{len(inventory.servers())} servers, directory {inventory.directory.url}"
-    )
-    for school in inventory.schools:
-        servers = ", ".join(f"{s.name} ({'+'.join(s.roles)})" for s in school.servers) or "no servers"
+    else:
         app.info(
-            f"  {school.id:<24} {school.type:<12} {school.name}  [{len(school.rosters)} roster source(s); "
-            f"{servers}]"
+            f"{inventory.county_name}: {len(inventory.schools)} schools, "
+            f"{len(inventory.servers())} servers, directory {inventory.directory.url}"
         )
-    app.info("inventory ok")
+        for school in inventory.schools:
+            counts = report.counts[school.id]
+            servers = ", ".join(f"{s.name} ({'+'.join(s.roles)})" for s in school.servers) or "no servers"
+            app.info(
+                f"  {school.id:<24} {school.type:<12} {counts.pupils:>5} pupils in {counts.classes:>3} "
+                f"classes, {counts.teachers:>4} teachers"
+                + (f", {counts.rejected} rejected rows" if counts.rejected else "")
+                + f"  [{servers}]"
+            )
+    for problem in report.problems:
+        app.warn(problem)
+    if not report.ok:
+        count = len(report.problems)
+        app.warn(f"inventory check: {count} problem{'s' if count != 1 else ''}")
+        sys.exit(EXIT_ERROR)
+    if not as_json:
+        app.info(f"inventory ok: every roster read, {report.rendered} config files rendered")

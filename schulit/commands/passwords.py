@@ -26,25 +26,47 @@ def passwords_group() -> None:
     help="PDF file to write (mode 0600).",
 )
 @click.option(
-    "--shred", is_flag=True, help="Overwrite and delete the delivery files whose letters are printed."
+    "--shred",
+    is_flag=True,
+    help="Remove the printed passwords from the delivery files (a file left empty is zeroed and deleted).",
+)
+@click.option(
+    "--reprint",
+    multiple=True,
+    metavar="LOGIN",
+    help="Print the letter of LOGIN again although it was printed (repeatable; not after --shred).",
 )
 @click.option("--force", is_flag=True, help="Overwrite an existing PDF.")
 @click.pass_obj
 def letters(
-    app: AppContext, school: str | None, class_name: str | None, output: Path, shred: bool, force: bool
+    app: AppContext,
+    school: str | None,
+    class_name: str | None,
+    output: Path,
+    shred: bool,
+    reprint: tuple[str, ...],
+    force: bool,
 ) -> None:
-    """Print password letters (cover sheet per class, one slip per person) as an A4 PDF.
+    """Print password letters as an A4 PDF: per class a cover sheet and one slip per pupil; teachers' slips.
 
-    Reads the 0600 delivery files that 'accounts sync' and 'accounts reset-password' write. Without new
-    passwords there is nothing to print: exit 0 and no PDF.
+    Reads the 0600 delivery files that 'accounts sync' and 'accounts reset-password' write and prints only
+    what was not printed yet (or --reprint LOGIN). Every printed record is then marked printed, or with
+    --shred removed, so no letter is printed twice. Nothing to print: exit 0 and no PDF.
     """
     if output.exists() and not force:
         raise SchulitError(f"{output} exists; choose another name or add --force")
-    result = write_letters(app.inventory(), output, school=school, class_name=class_name, shred=shred)
+    result = write_letters(
+        app.inventory(), output, school=school, class_name=class_name, shred=shred, reprint=reprint
+    )
     if result.pdf is None:
         app.info("letters: no new passwords to print")
         return
-    classes = len(result.sections)
-    app.info(f"wrote {result.letters} letters in {classes} sections to {result.pdf} (mode 0600)")
+    sections = len(result.sections)
+    app.info(
+        f"wrote {result.letters} letters in {sections} section{'s' if sections != 1 else ''} "
+        f"to {result.pdf} (mode 0600)"
+    )
     for path in result.shredded:
         app.info(f"shredded {path}")
+    for path in result.marked:
+        app.detail(f"marked printed{' and removed' if shred else ''} in {path}")

@@ -97,7 +97,8 @@ def nightly(app: AppContext, purge: bool, as_json: bool, today: Any) -> None:
     """Unattended: sync all schools (safety limits kept), then push configs. Quiet on success.
 
     Any problem: a short report on stderr (one line per problem, journald/syslog friendly) and a non-zero
-    exit code (1 error, 3 safety limit, 4 hosts failed). --verbose prints the summary on success too.
+    exit code (1 error, 2 a probable rename waits for an admin, 3 safety limit, 4 hosts failed).
+    --verbose prints the summary on success too.
     """
     report = run_nightly(
         app.inventory(),
@@ -107,10 +108,11 @@ def nightly(app: AppContext, purge: bool, as_json: bool, today: Any) -> None:
     )
     if as_json:
         _finish(app, report, as_json)
-    elif report.exit_code or app.verbose:
+        return
+    if report.exit_code or app.verbose:
         for line in summary_lines(report):
             app.warn(f"nightly: {line}")
-    for message in report.messages:
+    for message in report.messages + report.attention:
         app.warn(f"nightly: {message}")
     if report.exit_code:
         app.warn(f"nightly: finished with exit code {report.exit_code}")
@@ -151,7 +153,7 @@ def _finish(app: AppContext, report: RunReport, as_json: bool) -> None:
             from schulit.configs import format_recap
 
             click.echo(format_recap(report.push))
-    for message in report.messages:
+    for message in report.messages + report.attention:
         app.warn(message)
     if report.exit_code:
         app.warn(f"finished with exit code {report.exit_code}")

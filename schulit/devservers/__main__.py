@@ -1,5 +1,6 @@
 """Start/stop the local servers the demo inventory points at: ``python -m schulit.devservers up|down``.
 
+- the name key file (``identity.name_key_file``, 0600, random) if it does not exist yet;
 - one slapd at the inventory's directory URL (a loopback ``ldap://`` URL), base DN and bind DN from the
   inventory, its bind password written to the inventory's ``password_file`` (0600), with the access rules
   of ``schulit directory acl`` and Samba's schema when the inventory enables Samba;
@@ -60,6 +61,11 @@ def _check_bind_dn(inventory: Inventory, slapd: Slapd) -> None:
 
 def up(inventory: Inventory, state: Path) -> None:
     """Start whatever is not running yet."""
+    from schulit.rosters.namekey import create_name_key_file
+
+    key_file = inventory.identity.name_key_file
+    if key_file is not None and create_name_key_file(key_file):
+        print(f"name key created at {key_file} (0600)")
     slapd = _slapd_for(inventory, state)
     _check_bind_dn(inventory, slapd)
     if slapd.running():

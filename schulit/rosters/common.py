@@ -10,6 +10,7 @@ from datetime import date, datetime
 
 from schulit.naming import transliterate
 from schulit.records import RejectedRow, RosterPerson
+from schulit.rosters.namekey import NameKeys
 
 MAX_FIELD = 200
 MAX_COLUMNS = 200
@@ -37,18 +38,26 @@ def normalise_class(value: str) -> str | None:
     return text if CLASS_PATTERN.match(text) else None
 
 
-def parse_date(value: str) -> date | None:
-    for pattern in DATE_FORMATS:
+def parse_date(value: str, formats: tuple[str, ...] = DATE_FORMATS) -> date | None:
+    """The first of ``formats`` that reads ``value`` as a plausible birth date (year 1900 on; a two-digit
+    year is never in the future: "65" is 1965)."""
+    for pattern in formats:
         try:
-            return datetime.strptime(value.strip(), pattern).date()
+            parsed = datetime.strptime(value.strip(), pattern).date()
         except ValueError:
             continue
+        if "%y" in pattern and parsed > date.today():
+            parsed = parsed.replace(year=parsed.year - 100)
+        if parsed.year >= 1900:
+            return parsed
     return None
 
 
-def name_key(first: str, last: str, birth: date) -> str:
-    """The derived id of a person in a school without stable ids (name+birthdate identity)."""
-    return f"nbd:{transliterate(last).lower()}|{transliterate(first).lower()}|{birth.isoformat()}"
+def ephemeral_name_keys() -> NameKeys:
+    """Keys valid for one read only: for reading a name+birthdate roster without syncing it."""
+    import secrets
+
+    return NameKeys(secrets.token_bytes(32))
 
 
 @dataclass
@@ -58,18 +67,34 @@ class RowCollector:
     file: str
     school_id: str
     identity: str
+    name_keys: NameKeys | None = None  # name+birthdate schools: the county's secret (else one for this read)
+    require_class: bool = False  # reject pupils without a class (school setting ``require_class``)
+    date_formats: tuple[str, ...] = DATE_FORMATS
     persons: list[RosterPerson] = field(default_factory=list)
     rejected: list[RejectedRow] = field(default_factory=list)
     seen_ids: dict[str, int] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if self.identity == "name+birthdate" and self.name_keys is None:
+            self.name_keys = ephemeral_name_keys()
+
     def reject(self, line: int, field_name: str, problem: str) -> None:
         self.rejected.append(RejectedRow(self.file, line, field_name, problem))
 
-    def add(self, line: int, role: str, values: dict[str, str], classes: Iterable[str] = ()) -> None:
+    def add(
+        self,
+        line: int,
+        role: str,
+        values: dict[str, str],
+        classes: Iterable[str] = (),
+        *,
+        login: str | None = None,
+    ) -> None:
         """Validate one row (already mapped to field names) and keep or reject it.
 
         A teacher's classes come from ``values["teacher_classes"]`` (or ``class_name``), a list separated by
         commas, spaces or ``/``, and from ``classes`` (one label each, e.g. OneRoster enrollments).
+        ``login``: a login the source system already gave the person (migration); kept as it is.
         """
         for name, value in values.items():
             if CONTROL.search(value):
@@ -87,7 +112,7 @@ class RowCollector:
         birth = None
         raw_birth = values.get("birth_date", "").strip()
         if raw_birth:
-            birth = parse_date(raw_birth)
+            birth = parse_date(raw_birth, self.date_formats)
             if birth is None:
                 return self.reject(line, "birth_date", f"not a date: {raw_birth!r} (expected dd.mm.yyyy)")
         source_id = values.get("source_id", "").strip()
@@ -96,17 +121,21 @@ class RowCollector:
                 return self.reject(
                     line, "birth_date", "missing (this school is matched by name and birth date)"
                 )
-            source_id = source_id or name_key(first, last, birth)
+            assert self.name_keys is not None
+            source_id = source_id or self.name_keys.source_id(self.school_id, first, last, birth)
         elif not source_id:
             return self.reject(line, "source_id", "missing id")
         class_name = None
+        class_label = None
         if role == "pupil":
-            raw_class = values.get("class_name", "").strip()
-            if not raw_class:
-                return self.reject(line, "class_name", "missing class")
-            class_name = normalise_class(raw_class)
-            if class_name is None:
-                return self.reject(line, "class_name", f"unknown class format {raw_class!r}")
+            raw_class = clean_name(values.get("class_name", ""))
+            if not raw_class and self.require_class:
+                return self.reject(line, "class_name", "missing class (this school requires one)")
+            if raw_class:
+                class_name = normalise_class(raw_class)
+                if class_name is None:
+                    return self.reject(line, "class_name", f"unknown class format {raw_class!r}")
+                class_label = raw_class
         teacher_classes: set[str] = set()
         if role == "teacher":
             raw_list = values.get("teacher_classes", "") or values.get("class_name", "")
@@ -133,6 +162,8 @@ class RowCollector:
                 birth_date=birth,
                 email=email,
                 origin=f"{self.file}:{line}",
+                class_label=class_label,
+                login=login,
                 teacher_classes=tuple(sorted(teacher_classes)),
             )
         )

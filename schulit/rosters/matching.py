@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import date
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 from schulit.naming import transliterate
@@ -29,21 +28,29 @@ def _folded(first: str, last: str) -> str:
     return transliterate(f"{first} {last}").lower()
 
 
+def _birth_date(person: Any) -> Hashable:
+    return person.birth_date
+
+
 def probable_renames(
-    vanished: Sequence[tuple[str, str, str, date | None]], appeared: Sequence[Any]
+    vanished: Sequence[tuple[str, str, str, Hashable | None]],
+    appeared: Sequence[Any],
+    birth_of: Callable[[Any], Hashable | None] = _birth_date,
 ) -> list[tuple[str, Any]]:
     """Pairs (vanished key, appeared person) with equal birth dates and close names; ambiguous ones dropped.
 
-    ``vanished``: (key, first name, last name, birth date) of accounts no longer on the roster; ``appeared``:
-    persons (with ``first_name``, ``last_name``, ``birth_date``) new on it.
+    ``vanished``: (key, first name, last name, birth) of accounts no longer on the roster; ``appeared``:
+    persons (with ``first_name``, ``last_name``) new on it, ``birth_of(person)`` their birth. A birth is
+    anything compared for equality only: a date, or the keyed hash the directory holds instead.
     """
+    births = {id(person): birth_of(person) for person in appeared}
     candidates: dict[str, list[Any]] = {}
     claimed: dict[int, list[str]] = {}
     for key, first, last, birth in vanished:
         if birth is None:
             continue
         for person in appeared:
-            if person.birth_date != birth:
+            if births[id(person)] != birth:
                 continue
             if (
                 edit_distance(_folded(first, last), _folded(person.first_name, person.last_name))

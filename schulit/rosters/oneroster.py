@@ -1,15 +1,21 @@
-"""OneRoster CSV bundles, 1.1 and 1.2 (a folder or a .zip): bulk files; delta rows ``tobedeleted`` dropped.
+"""OneRoster CSV bundles, 1.1 and 1.2 (a folder or a .zip), bulk or delta.
 
 Persons come from users.csv; the role from users.csv (1.1) or roles.csv (1.2); membership in this school from
 orgSourcedIds (1.1) or roles.csv (1.2); a pupil's class from the homeroom class (else the first scheduled
-class) of their student enrollment; a teacher's classes from their teacher enrollments; birth dates from
-demographics.csv when present.
+class) of their student enrollment (none: a pupil without a class); a teacher's classes from their teacher
+enrollments; birth dates from demographics.csv when present. A class's name is its ``classCode`` where that
+is a usable class name, else its ``title`` without a leading "Klasse".
+
+Bulk files: rows ``tobedeleted`` are dropped, everyone not listed is gone. A bundle whose manifest says
+``file.users,delta`` is a delta: the listed active users are new or changed, ``tobedeleted`` users leave,
+everyone else stays as the directory has them (``RosterResult.delta``/``deleted``).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -122,25 +128,38 @@ def _school_org(bundle: Bundle, school_id: str) -> str:
     )
 
 
-def read_oneroster(source: RosterSource, school_id: str, *, identity: str = "source-id") -> RosterResult:
-    """Read a OneRoster 1.1 or 1.2 bundle into persons of ``school_id``."""
+def _manifest(bundle: Bundle) -> dict[str, str]:
+    return {
+        row.get("propertyName", ""): row.get("value", "").strip().lower()
+        for _, row in bundle.rows("manifest.csv", required=False)
+    }
+
+
+def read_oneroster(source: RosterSource, collector: RowCollector) -> RosterResult:
+    """Read a OneRoster 1.1 or 1.2 bundle into persons of the collector's school."""
+    school_id = collector.school_id
     bundle = Bundle(source.path)
+    manifest = _manifest(bundle)
+    delta = manifest.get("file.users") == "delta"
+    deleted: list[str] = []
     org = _school_org(bundle, school_id)
-    version_12 = bundle.has("roles.csv")
+    version_12 = bundle.has("roles.csv") or manifest.get("oneroster.version", "").startswith("1.2")
     roles: dict[str, str] = {}
     members: set[str] = set()
     if version_12:
-        for _, row in bundle.rows("roles.csv", columns=("userSourcedId",)):
+        for _, row in bundle.rows("roles.csv", not delta, ("userSourcedId",)):
             if _active(row) and row.get("orgSourcedId") == org and row.get("role") in ROLE_MAP:
                 roles.setdefault(row["userSourcedId"], ROLE_MAP[row["role"]])
                 members.add(row["userSourcedId"])
     classes = {
-        row["sourcedId"]: row for _, row in bundle.rows("classes.csv", columns=("sourcedId",)) if _active(row)
+        row["sourcedId"]: row
+        for _, row in bundle.rows("classes.csv", not delta, ("sourcedId",))
+        if _active(row)
     }
     homeroom: dict[str, str] = {}
     scheduled: dict[str, str] = {}
     taught: dict[str, list[str]] = {}  # teacher -> labels of the classes they are enrolled in
-    for _, row in bundle.rows("enrollments.csv", columns=("userSourcedId",)):
+    for _, row in bundle.rows("enrollments.csv", not delta, ("userSourcedId",)):
         if not _active(row) or row.get("role") not in ("student", "teacher"):
             continue
         klass = classes.get(row.get("classSourcedId", ""))
@@ -157,11 +176,15 @@ def read_oneroster(source: RosterSource, school_id: str, *, identity: str = "sou
         row.get("sourcedId", ""): row.get("birthDate", "")
         for _, row in bundle.rows("demographics.csv", required=False)
     }
-    collector = RowCollector(bundle.label("users.csv"), school_id, identity)
+    collector.file = bundle.label("users.csv")
     for line, row in bundle.rows("users.csv"):
+        user_id = row.get("sourcedId", "")
+        if delta and (row.get("status") == "tobedeleted" or row.get("enabledUser", "").lower() == "false"):
+            if user_id:
+                deleted.append(user_id)
+            continue
         if not _active(row) or row.get("enabledUser", "true").lower() == "false":
             continue
-        user_id = row.get("sourcedId", "")
         if version_12:
             if user_id not in members:
                 continue
@@ -172,6 +195,8 @@ def read_oneroster(source: RosterSource, school_id: str, *, identity: str = "sou
             role = ROLE_MAP.get(row.get("role", ""), "")
             if not role:
                 continue
+        if source.role in ROLE_MAP.values() and role != source.role:
+            continue  # the bundle gives only this role (the other comes from a --roster file)
         values = {
             "source_id": user_id,
             "first_name": row.get("preferredGivenName") or row.get("givenName", ""),
@@ -181,11 +206,16 @@ def read_oneroster(source: RosterSource, school_id: str, *, identity: str = "sou
             "class_name": homeroom.get(user_id) or scheduled.get(user_id, ""),
         }
         collector.add(line, role, values, classes=taught.get(user_id, ()) if role == "teacher" else ())
-    return RosterResult(collector.persons, collector.rejected)
+    return RosterResult(collector.persons, collector.rejected, delta=delta, deleted=deleted)
+
+
+KLASSE_PREFIX = re.compile(r"^\s*klasse\s*", re.IGNORECASE)
 
 
 def _class_label(klass: dict[str, str]) -> str:
-    for candidate in (klass.get("title", ""), klass.get("classCode", "")):
-        if candidate and normalise_class(candidate):
-            return candidate
-    return klass.get("title", "") or klass.get("classCode", "")
+    """``classCode`` when it is a class name ("5a"), else the title minus a leading "Klasse"."""
+    code = klass.get("classCode", "").strip()
+    if code and normalise_class(code):
+        return code
+    title = KLASSE_PREFIX.sub("", klass.get("title", "")).strip()
+    return title or code

@@ -30,7 +30,7 @@ from schulit.accounts.rules import delivery_records
 from schulit.audit import AuditLog
 from schulit.errors import DirectoryError
 from schulit.inventory import WebSettings
-from schulit.letters import render_pdf
+from schulit.letters import LetterText, render_pdf
 from schulit.web.directory import MAX_PASSWORD, SchoolClass, WebDirectory, clean_login
 from schulit.web.sessions import MemorySessions
 
@@ -232,7 +232,8 @@ def create_app(directory: WebDirectory, config: WebConfig) -> Flask:
             issued = ops.issue_passwords(directory.inventory, chosen)
             names = {school_class.school_id: school_class.school_name}
             # the PDF is built before anything is written: a failure here changes nothing
-            pdf = render_pdf(delivery_records(issued, names, "reset"), names, date.today())
+            text = LetterText.from_inventory(directory.inventory)  # the county's words, portal and helpdesk
+            pdf = render_pdf(delivery_records(issued, names, "reset"), names, date.today(), text)
             actor = f"{teacher.login} from {request.remote_addr}"
             with AuditLog(directory.inventory.audit_log, "web reset-password", actor=actor) as audit:
                 ops.set_passwords(connection, directory.inventory, chosen, issued, audit)

@@ -29,6 +29,7 @@ from schulit.directory.read import paged
 from schulit.directory.writer import PipelinedWriter
 from schulit.inventory import load_inventory
 from schulit.passwords import crypt
+from schulit.rosters.namekey import create_name_key_file
 
 PUPIL_HEADER = "Interne ID-Nummer;Nachname;Vorname;Klasse;Geburtsdatum"
 TEACHER_HEADER = "Personalnummer;Nachname;Vorname"
@@ -43,6 +44,7 @@ class County:
         self.schools = schools
         (root / "schools").mkdir(parents=True)
         (root / "rosters").mkdir()
+        create_name_key_file(root / "name-key")
         (root / "county.toml").write_text(
             f"""
 [county]
@@ -58,6 +60,7 @@ allow_plaintext_loopback = true
 
 [identity]
 pupil_id_scope = "county"
+name_key_file = "{root / "name-key"}"
 
 [passwords]
 hash = "crypt-sha512"
@@ -523,14 +526,17 @@ def test_oneroster_zip_bundle_syncs_pupils_teachers_and_classes(
         for name, text in (bundle_11() if version == "1.1" else bundle_12()).items()
     }
     bundle = make_bundle(tmp_path, files, "zip")
-    # Paula's only class is marked tobedeleted: a pupil without a class is a rejected row
-    args = ("--school", "gs-a", "--roster", f"gs-a={bundle}", "--format", "oneroster", "--skip-bad-rows")
+    # Paula's only class is marked tobedeleted: a pupil of the school without a class
+    args = ("--school", "gs-a", "--roster", f"gs-a={bundle}", "--format", "oneroster")
     first = county.sync(*args)
     assert first.exit_code == 0, first.output
     juergen = county.entry("juergen.weiss")
     assert juergen is not None and juergen["ou"] == ["5a"] and juergen["cn"] == ["Jürgen Weiß"]
     assert county.entry("ngoc.nguyen") is not None
-    assert "users.csv:5: class_name: missing class" in first.output
+    assert "rejected" not in first.output
+    paula = county.entry("paula.vonderheide")
+    assert paula is not None and "ou" not in paula and "pupils" in paula["dn"][0]
+    assert "paula.vonderheide" in county.members("gs-a-pupils")
     teacher = county.entry("karlheinz.lueders")
     assert teacher is not None and teacher["mail"] == ["k.lueders@example.org"]
     assert "teachers" in teacher["dn"][0]
@@ -539,11 +545,12 @@ def test_oneroster_zip_bundle_syncs_pupils_teachers_and_classes(
         "gesperrt.person",
         "andere.schule",
         "erika.mustermann",
-        "paula.vonderheide",
     ):
         assert county.entry(absent) is None, absent  # tobedeleted, disabled, other school, guardian
     # the teacher enrolled in 5a (enrollments.csv) is a member of its group too
     assert county.members("gs-a-5a") == {"juergen.weiss", "karlheinz.lueders"}
+    listed = county.run("accounts", "list", "--school", "gs-a")
+    assert any("paula.vonderheide" in line and "(no class)" in line for line in listed.output.splitlines())
     second = county.run("accounts", "plan", *args)
     assert second.exit_code == 0, second.output
 

@@ -34,7 +34,9 @@ ROOT = Path(__file__).resolve().parents[2]
         ("Mu\u0308ller", "Mueller"),  # decomposed (NFD) umlaut, as macOS writes it
         ("ẞ", "SS"),
         ("Zoë Brontë", "Zoe Bronte"),  # a diaeresis that is not a German umlaut still folds ("ë" → "e")
-        ("李小龙", ""),  # nothing ASCII left
+        ("李小龙", "LiXiaoLong"),  # other scripts romanised (anyascii)
+        ("Олександр Шевченко", "Oleksandr Shevchenko"),
+        ("\ue000", ""),  # private use: nothing left
     ],
 )
 def test_transliterate(text: str, expected: str) -> None:
@@ -60,7 +62,9 @@ def test_transliterate(text: str, expected: str) -> None:
         ("KARL", "MEYER", "karl.meyer"),
         ("", "Meyer", "meyer"),  # no first name: no dangling dot
         ("Anna", "", "anna"),
-        ("李", "王", "user"),  # nothing left at all
+        ("李", "王", "li.wang"),  # romanised by anyascii
+        ("Олександр", "Шевченко", "oleksandr.shevchen"),  # cut to 18 (max_length 20 - 2)
+        ("\ue000", "\ue001", "user"),  # nothing left at all
         ("", "", "user"),
     ],
 )

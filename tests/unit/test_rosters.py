@@ -16,6 +16,7 @@ import pytest
 from schulit.records import RosterPerson, RosterResult, RosterSource
 from schulit.rosters import RosterError, csvreader, read_roster
 from schulit.rosters.matching import edit_distance, probable_renames
+from schulit.rosters.namekey import NameKeys
 
 REJECT_FORMAT = re.compile(r"^(?P<file>.+):(?P<line>\d+): (?P<field>[a-z_]+): (?P<problem>.+)$")
 
@@ -37,11 +38,14 @@ def read_csv(
     delimiter: str = "auto",
     columns: Mapping[str, str] | None = None,
     identity: str = "source-id",
+    require_class: bool = False,
 ) -> RosterResult:
     source = RosterSource(
         path=path, format="csv", role=role, encoding=encoding, delimiter=delimiter, columns=columns or {}
     )
-    return read_roster(source, "gs-test", identity=identity)
+    return read_roster(
+        source, "gs-test", identity=identity, name_keys=NameKeys(b"k" * 32), require_class=require_class
+    )
 
 
 def table(result: RosterResult) -> list[tuple[str, str, str, str | None]]:
@@ -265,12 +269,13 @@ def test_rejected_rows_are_reported_as_file_line_field_problem(tmp_path: Path) -
         "5;Dück;;5a;\n"  # 6 empty first name
         "\n"  # 7 blank
         "6;Lê;Smilla;5a!;\n"  # 8 bad class
-        "7;Lê;Smilla;;\n"  # 9 missing class
+        "7;Lê;Smilla;;\n"  # 9 missing class (rejected where the school requires a class)
         "8;Lê;Smilla;5a;31.02.2014\n"  # 10 bad date
         "9;Schulz;Lea;2014/15;2014-03-01\n"  # 11 ok ("2014/15" → "2014-15")
     )
     path = write(tmp_path, text)
-    result = read_csv(path)
+    assert ("7", "Lê", "Smilla", None) in table(read_csv(path))  # a pupil without a class is a pupil
+    result = read_csv(path, require_class=True)
     assert table(result) == [("1", "Krause", "Tjark", "5a"), ("9", "Schulz", "Lea", "2014-15")]
     expected = [
         (3, "source_id", "missing id"),
@@ -278,7 +283,7 @@ def test_rejected_rows_are_reported_as_file_line_field_problem(tmp_path: Path) -
         (5, "last_name", "empty name"),
         (6, "first_name", "empty name"),
         (8, "class_name", "unknown class format '5a!'"),
-        (9, "class_name", "missing class"),
+        (9, "class_name", "missing class (this school requires one)"),
         (10, "birth_date", "not a date: '31.02.2014' (expected dd.mm.yyyy)"),
     ]
     assert rejects(result) == [f"{path}:{line}: {field}: {problem}" for line, field, problem in expected]
@@ -305,9 +310,11 @@ def test_name_and_birthdate_identity(tmp_path: Path) -> None:
     )
     path = write(tmp_path, text)
     result = read_csv(path, identity="name+birthdate")
-    assert [p.source_id for p in result.persons] == ["nbd:lueders|karl-heinz|2018-01-10"]
+    key = NameKeys(b"k" * 32).source_id("gs-test", "Karl-Heinz", "Lüders", date(2018, 1, 10))
+    assert [p.source_id for p in result.persons] == [key]
+    assert "2018" not in key and "lueders" not in key
     assert rejects(result) == [
-        f"{path}:3: source_id: duplicate id 'nbd:lueders|karl-heinz|2018-01-10' (also line 2)",
+        f"{path}:3: source_id: duplicate id {key!r} (also line 2)",
         f"{path}:4: birth_date: missing (this school is matched by name and birth date)",
     ]
     with pytest.raises(RosterError, match="source_id"):
@@ -348,8 +355,27 @@ def test_empty_file_is_an_error(tmp_path: Path, content: bytes) -> None:
         read_csv(path)
 
 
-def test_utf16_export_is_refused(tmp_path: Path) -> None:
-    path = write(tmp_path, "ID;Nachname;Vorname;Klasse\n1;A;B;5a\n".encode("utf-16"))
+@pytest.mark.parametrize(
+    ("encoding", "bom", "configured"),
+    [
+        ("utf-16-le", b"\xff\xfe", "auto"),
+        ("utf-16-be", b"\xfe\xff", "auto"),
+        ("utf-16-le", b"", "auto"),  # UCS@school's own example: UTF-16-LE without a BOM, tab-separated
+        ("utf-16-be", b"", "auto"),
+        ("utf-16-le", b"\xff\xfe", "utf-16"),
+        ("utf-16-le", b"", "utf-16-le"),
+    ],
+)
+def test_utf16_exports_are_read(tmp_path: Path, encoding: str, bom: bytes, configured: str) -> None:
+    text = "ID\tNachname\tVorname\tKlasse\r\n1\tÖztürk\tЄва\t5a\r\n2\tWeiß\t小明\t5b\r\n"
+    path = write(tmp_path, bom + text.encode(encoding))
+    result = read_csv(path, encoding=configured)
+    assert table(result) == [("1", "Öztürk", "Єва", "5a"), ("2", "Weiß", "小明", "5b")]
+    assert rejects(result) == []
+
+
+def test_nul_bytes_that_are_no_utf16_are_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, b"ID;Nachname;Vorname;Klasse\n1;Ko\x00ch;Lea;5a\n")
     with pytest.raises(RosterError, match="NUL bytes") as info:
         read_csv(path)
     assert str(info.value).startswith(str(path))
@@ -465,7 +491,7 @@ def test_oneroster_bundle(tmp_path: Path, kind: str, version: str) -> None:
     path = make_bundle(tmp_path, files, kind)
     result = read_bundle(path)
     people = {p.source_id: p for p in result.persons}
-    assert sorted(people) == ["t1", "u1", "u2", "u3"]
+    assert sorted(people) == ["t1", "u1", "u2", "u3", "u4"]
     u1 = people["u1"]
     assert (u1.first_name, u1.last_name, u1.class_name) == ("Jürgen", "Weiß", "5a")
     assert people["u2"].class_name == "6b"  # the tobedeleted 5a enrollment is ignored
@@ -479,15 +505,16 @@ def test_oneroster_bundle(tmp_path: Path, kind: str, version: str) -> None:
     assert {p.school_id for p in result.persons} == {"gym-a"}
     if version == "1.2":
         assert people["u2"].first_name == "Ayse"
-    # u4's only class is tobedeleted: reported, not silently dropped.
+    # u4's only class is tobedeleted: a pupil of the school without a class
     separator = "/" if kind == "folder" else "!"
-    assert rejects(result) == [f"{path}{separator}users.csv:5: class_name: missing class"]
+    assert (people["u4"].role, people["u4"].class_name) == ("pupil", None)
+    assert rejects(result) == []
     assert people["u1"].origin == f"{path}{separator}users.csv:2"
 
 
 def test_oneroster_zip_with_files_in_a_subfolder(tmp_path: Path) -> None:
     path = make_bundle(tmp_path, bundle_12(), "zip", prefix="export-2026/")
-    assert sorted(p.source_id for p in read_bundle(path).persons) == ["t1", "u1", "u2", "u3"]
+    assert sorted(p.source_id for p in read_bundle(path).persons) == ["t1", "u1", "u2", "u3", "u4"]
 
 
 def test_oneroster_picks_the_school_by_identifier(tmp_path: Path) -> None:
@@ -495,8 +522,9 @@ def test_oneroster_picks_the_school_by_identifier(tmp_path: Path) -> None:
     files["orgs.csv"] += "org-b,,Oberschule B,school,obs-b,org-lk\n"
     path = make_bundle(tmp_path, files, "folder")
     result = read_bundle(path, "obs-b")
-    assert [p.source_id for p in result.persons] == ["t1"]
-    assert rejects(result) == [f"{path}/users.csv:9: class_name: missing class"]  # u7: no class in org-b
+    assert [p.source_id for p in result.persons] == ["t1", "u7"]
+    assert result.persons[1].class_name is None  # u7: no class in org-b
+    assert rejects(result) == []
     with pytest.raises(RosterError, match=r"orgs\.csv: 2 schools in the bundle and none has identifier"):
         read_bundle(path, "gs-unbekannt")
 
