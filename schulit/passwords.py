@@ -34,11 +34,8 @@ def generate_password(length: int = 10) -> str:
         raise ValueError("passwords shorter than 8 characters are not issued")
     while True:
         password = "".join(secrets.choice(ALPHABET) for _ in range(length))
-        if (
-            any(c in LOWER for c in password)
-            and any(c in UPPER for c in password)
-            and any(c in DIGITS for c in password)
-        ):
+        if (any(c in LOWER for c in password) and any(c in UPPER for c in password)
+                and any(c in DIGITS for c in password)):
             return password
 
 
@@ -84,14 +81,14 @@ def hash_password(password: str, scheme: str = "crypt-sha512") -> str:
 def verify_password(password: str, hashed: str) -> bool:
     """True if ``password`` matches a value made by ``hash_password``."""
     if hashed.startswith("{CRYPT}"):
-        stored = hashed[len("{CRYPT}") :]
+        stored = hashed[len("{CRYPT}"):]
         try:
             return hmac.compare_digest(crypt(password, stored), stored)
         except ValueError:
             return False
     if hashed.startswith("{SSHA}"):
         try:
-            raw = base64.b64decode(hashed[len("{SSHA}") :], validate=True)
+            raw = base64.b64decode(hashed[len("{SSHA}"):], validate=True)
         except ValueError:
             return False
         digest, salt = raw[:20], raw[20:]

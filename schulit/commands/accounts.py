@@ -336,7 +336,9 @@ def sync(
             "--plan applies the saved plan as it is: no --school, --roster, --force or --confirm-rename"
         )
     if dry_run:
-        outcome = run_sync(app.inventory(), options, command="accounts sync", dry_run=True, saved_plan=saved)
+        outcome = run_sync(
+            app.inventory(), options, command="accounts sync", dry_run=True, saved_plan=saved
+        )
         _finish_plan(app, outcome.plan, as_json)
         return
 

@@ -52,10 +52,10 @@ def read_school_state(connection: ldap3.Connection, layout: Layout, school_id: s
 def empty_state(school_id: str) -> dict[str, Any]:
     """A school with no accounts yet: the shape of ``state`` (for ``inventory check`` and new schools)::
 
-    classes:  [{"name": "5a", "group": "<id>-5a", "members": [login, ...]}, ...]   sorted by name
-    pupils:   [{"login", "uid_number", "class", "first_name", "last_name", "home_school"}, ...]
-    teachers: [...]  every active teacher of the school, those of several schools included
-    groups:   {"pupils": "<id>-pupils", "teachers": "<id>-teachers"}
+        classes:  [{"name": "5a", "group": "<id>-5a", "members": [login, ...]}, ...]   sorted by name
+        pupils:   [{"login", "uid_number", "class", "first_name", "last_name", "home_school"}, ...]
+        teachers: [...]  every active teacher of the school, those of several schools included
+        groups:   {"pupils": "<id>-pupils", "teachers": "<id>-teachers"}
     """
     return {
         "classes": [],

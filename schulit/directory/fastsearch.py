@@ -121,19 +121,8 @@ def _request(
     cookie: bytes,
 ) -> bytes:
     request = search_operation(
-        base,
-        search_filter,
-        scope,
-        ldap3.DEREF_NEVER,
-        attributes,
-        0,
-        0,
-        False,
-        True,
-        True,
-        schema=None,
-        validator=None,
-        check_names=False,
+        base, search_filter, scope, ldap3.DEREF_NEVER, attributes, 0, 0, False, True, True,
+        schema=None, validator=None, check_names=False,
     )
     paging = paged_search_control(False, page_size, cookie)
     return ldap3_message(message_id, "searchRequest", request, [paging])
