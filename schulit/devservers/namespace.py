@@ -24,7 +24,6 @@ class Sandbox:
     etc_layers: tuple[Path, ...] = ()
     binds: tuple[tuple[Path, str], ...] = ()  # (folder on this machine, path inside)
     own_network: bool = False
-    extra: tuple[str, ...] = field(default=())  # further shell lines run before the program
     live: tuple[str, ...] | None = None  # folders of the layers (below etc) to bind; None: see live_folders
 
     def script(self) -> str:
@@ -46,7 +45,6 @@ class Sandbox:
             lines.append(f"mount --bind {shlex.quote(str(source))} {shlex.quote(target)}")
         if self.own_network:
             lines.append("ip link set lo up")
-        lines.extend(self.extra)
         lines.append('exec "$@"')
         return "\n".join(lines)
 
