@@ -9,6 +9,7 @@ from pathlib import Path
 import ldap3
 import pytest
 
+from schulit.accounts.samba import nt_hash
 from schulit.accounts.schema import enabled_hash
 from schulit.servers.secrets import PLACEHOLDER
 from tests.plugins.schoolservers import BASE_DN, PUPILS, County
@@ -157,7 +158,11 @@ def test_after_reset_password_the_new_one_works_and_the_old_one_not(school_count
     new = school_county.passwords()["lea.mueller"]
     assert new != old
     sssd, smbd = school_county.sssd("gs-a"), school_county.smbd("gs-a")
-    assert smbd.opens("klasse-1a", "lea.mueller", new)
+    with school_county.connection() as admin:  # both hashes changed in the one modify
+        admin.search(BASE_DN, "(uid=lea.mueller)", attributes=["sambaNTPassword"])
+        assert admin.entries[0].sambaNTPassword.value == nt_hash(new)
+    opened = smbd.client("klasse-1a", "lea.mueller", new)
+    assert opened.returncode == 0, opened.stdout + opened.stderr
     assert not smbd.opens("klasse-1a", "lea.mueller", old)
     assert sssd.login("lea.mueller", new) and not sssd.login("lea.mueller", old)
 
