@@ -30,7 +30,7 @@ from schulit.directory.read import first, paged, values
 from schulit.errors import SchulitError
 from schulit.inventory import Inventory
 from schulit.naming import transliterate
-from schulit.passwords import generate_password, hash_password
+from schulit.passwords import generate_password
 from schulit.rosters.common import normalise_class
 
 LOGIN_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?$")
@@ -206,8 +206,9 @@ def reset_passwords(
             )
         done: list[str] = []
         for account in accounts:
-            hashed = hash_password(passwords[account.login], inventory.passwords.hash_scheme)
-            modification = schema.password_modification(hashed, active=account.state == "active")
+            modification = ops.new_password_modification(
+                inventory, passwords[account.login], active=account.state == "active"
+            )  # every hash it keeps (with Samba the NT hash too), in one modify
             try:
                 ops._check(
                     connection.modify(account.dn, modification), f"resetting the password of {account.login}"

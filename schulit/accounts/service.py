@@ -360,13 +360,16 @@ def show_account(inventory: Inventory, login: str) -> dict[str, Any]:
 def lock_account(inventory: Inventory, login: str, today: date) -> bool:
     """Lock by hand; False if it was locked already."""
     with _writing(inventory, "accounts lock") as (connection, audit):
-        return ops.lock(connection, ops.find_account(connection, inventory.layout, login), audit, today)
+        account = ops.find_account(connection, inventory.layout, login)
+        return ops.lock(connection, account, audit, today, inventory.samba)
 
 
 def unlock_account(inventory: Inventory, login: str) -> bool:
     """Remove a hand lock; False if it was not locked."""
     with _writing(inventory, "accounts unlock") as (connection, audit):
-        return ops.unlock(connection, ops.find_account(connection, inventory.layout, login), audit)
+        return ops.unlock(
+            connection, ops.find_account(connection, inventory.layout, login), audit, inventory.samba
+        )
 
 
 def reset_passwords(
