@@ -16,6 +16,7 @@ from schulit.commands.directory import directory_group
 from schulit.commands.inventory import inventory_group
 from schulit.commands.passwords import passwords_group
 from schulit.commands.runs import nightly, term_start
+from schulit.commands.servers import servers_group
 from schulit.commands.web import web_command
 from schulit.context import AppContext
 from schulit.errors import EXIT_ERROR, SchulitError
@@ -88,6 +89,7 @@ for command in (
     accounts_group,
     passwords_group,
     configs_group,
+    servers_group,
     term_start,
     nightly,
     web_command,

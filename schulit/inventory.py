@@ -77,6 +77,8 @@ class DirectorySettings:
     realm: str = ""  # samba-ad: the Kerberos realm (default: the DC components of base_dn, upper case)
     password_on_add: bool = False  # samba-ad: a new user's password in its add (Samba) instead of a modify
     workgroup: str = ""  # samba-ad: the NetBIOS domain name (default: the realm's first label, upper case)
+    client_url: str = ""  # the URL school servers use (default: url)
+    client_ca_file: str = ""  # the CA's path on the servers (default /etc/ssl/certs/<short_name>-ca.pem)
 
     @property
     def identity(self) -> str:
@@ -95,6 +97,22 @@ class DirectorySettings:
                 where = f"{(parsed.hostname or '').lower()}:{parsed.port or DEFAULT_PORTS.get(scheme, 0)}"
             places.append(f"{scheme}://{where}")
         return f"{','.join(sorted(places))}\0{normalise_dn(self.base_dn)}"  # the same providers, any order
+
+
+@dataclass(frozen=True)
+class ServerIdentities:
+    """Where schulit keeps the school servers' directory secrets (one 0600 file per server)."""
+
+    secrets_dir: Path = Path("/var/lib/schulit/server-secrets")
+
+
+@dataclass(frozen=True)
+class SambaSettings:
+    """Opt-in Samba (ldapsam) attributes on accounts and groups: sambaSamAccount, sambaGroupMapping."""
+
+    enabled: bool = False
+    domain_name: str = ""
+    domain_sid: str = ""
 
 
 @dataclass(frozen=True)
@@ -264,6 +282,8 @@ class Inventory:
     schools: tuple[School, ...]
     audit_log: Path | None = None
     vars: Mapping[str, Any] = field(default_factory=dict)
+    server_identities: ServerIdentities = field(default_factory=ServerIdentities)
+    samba: SambaSettings = field(default_factory=SambaSettings)
     letters: LetterSettings = field(default_factory=LetterSettings)
     web: WebSettings | None = None
 
@@ -482,7 +502,9 @@ def load_inventory(root: Path | str, environ: Mapping[str, str] | None = None) -
     overrides = {
         key: (variable, environ[variable]) for variable, key in ENV_OVERRIDES.items() if environ.get(variable)
     }
-    directory = _load_directory(_WithEnvironment(top.table("directory", required=True), overrides), root)
+    directory = _load_directory(
+        _WithEnvironment(top.table("directory", required=True), overrides), root, short_name or "county"
+    )
     naming_table = top.table("naming")
     naming = NamingPolicy(
         scheme=naming_table.string("scheme", "{first}.{last}"),
@@ -563,6 +585,12 @@ def load_inventory(root: Path | str, environ: Mapping[str, str] | None = None) -
     letters = _load_letters(top.table("letters"), root)
     web = _load_web(top.table("web"), root) if "web" in data else None
     county_vars = top.free_table("vars")
+    servers_table = top.table("servers")
+    server_identities = ServerIdentities(
+        secrets_dir=servers_table.path("secrets_dir", root) or Path("/var/lib/schulit/server-secrets")
+    )
+    servers_table.done()
+    samba = _load_samba(top.table("samba"))
     top.done()
 
     schools = _load_schools(root, problems)
@@ -591,9 +619,26 @@ def load_inventory(root: Path | str, environ: Mapping[str, str] | None = None) -
         schools=tuple(schools),
         vars=county_vars,
         audit_log=audit_log,
+        server_identities=server_identities,
+        samba=samba,
         letters=letters,
         web=web,
     )
+
+
+SID_PATTERN = re.compile(r"^S-1-5-21-\d+-\d+-\d+$")
+NETBIOS_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,14}$")
+
+
+def _load_samba(table: _Table) -> SambaSettings:
+    enabled = table.boolean("enabled", False)
+    settings = SambaSettings(
+        enabled=enabled,
+        domain_name=table.string("domain_name", "", required=enabled, pattern=NETBIOS_PATTERN) or "",
+        domain_sid=table.string("domain_sid", "", required=enabled, pattern=SID_PATTERN) or "",
+    )
+    table.done()
+    return settings
 
 
 LOGO_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -644,7 +689,7 @@ def _directory_url(table: _Table) -> str:
     return ",".join(urls)
 
 
-def _load_directory(table: _Table, root: Path) -> DirectorySettings:
+def _load_directory(table: _Table, root: Path, short_name: str) -> DirectorySettings:
     url = _directory_url(table)
     base_dn = table.string("base_dn", "", required=True)
     _check_dn(table, "base_dn", base_dn or None)
@@ -664,7 +709,15 @@ def _load_directory(table: _Table, root: Path) -> DirectorySettings:
         realm=table.string("realm", ""),
         password_on_add=table.boolean("password_on_add", False),
         workgroup=table.string("workgroup", ""),
+        client_url=table.string("client_url", url) or url,
+        client_ca_file=table.string("client_ca_file", f"/etc/ssl/certs/{short_name}-ca.pem") or "",
     )
+    if settings.client_url and not re.match(r"^(ldap|ldaps)://", settings.client_url):
+        table.problem("client_url", f"expected an ldap:// or ldaps:// URL, got {settings.client_url!r}")
+    if not settings.client_ca_file.startswith("/"):
+        table.problem(
+            "client_ca_file", f"expected an absolute path on the servers, got {settings.client_ca_file!r}"
+        )
     table.done()
     if settings.flavour == "samba-ad":
         settings = _check_samba_ad(table, settings)

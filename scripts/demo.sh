@@ -55,6 +55,27 @@ letters="$state/letters/letters-$(date +%Y%m%d-%H%M%S).pdf"
 step "schulit configs push"
 "${schulit[@]}" configs push
 
+step "what a school server got (fs1.gs-hanstedt: fileserver + dhcp), checked by the real programs"
+host="$state/hosts/fs1.gs-hanstedt"
+echo "identity: $(grep '^ldap_default_bind_dn' "$host/etc/sssd/sssd.conf" | cut -d' ' -f3-)"
+echo "files (the secret is only in the two 0600 files; it is never printed):"
+for f in etc/sssd/sssd.conf etc/samba/schulit-ldap.secret etc/samba/smb.conf etc/ldap/ldap.conf etc/motd \
+        etc/dnsmasq.d/schule.conf etc/schulit/dnsmasq/dhcp-hosts etc/schulit/dnsmasq/hosts; do
+    stat -c '  %A %U:%G  /%n' "$host/$f" | sed "s#$host/##"
+done
+echo "share folders (group = the class's gidNumber, setgid):"
+find "$host/srv/samba" -maxdepth 3 -type d | sort | sed -n "1,8p" | while read -r d; do stat -c '  %A %U:%g  %n' "$d" | sed "s#$host##"; done
+grep -E '^(ldap_uri|ldap_user_search_base|access_provider|ldap_account_expire_policy|ldap_tls_reqcert)' \
+    "$host/etc/sssd/sssd.conf" | sed 's/^/  sssd.conf: /'
+echo "  sssctl config-check: $(sssctl config-check -c "$host/etc/sssd/sssd.conf" | sed -n 1p)"
+testparm -s --suppress-prompt "$host/etc/samba/smb.conf" 2>/dev/null | grep -E '^\[|passdb backend|ldap admin dn' | sed -n "1,8p" | sed "s/^/  testparm: /"
+.venv/bin/python -m schulit.devservers dnsmasq --state "$state" --root "$host" \
+    drucker-lehrerzimmer.gs-hanstedt.schule.lk-heide.example tafel-1.gs-hanstedt.schule.lk-heide.example | sed 's/^/  /'
+
+step "schulit servers list; schulit directory acl (head: the rules the demo slapd runs with)"
+"${schulit[@]}" servers list | sed -n "1,4p"
+"${schulit[@]}" directory acl | sed -n '1,16p'
+
 step "schulit configs push --check (a second push has nothing to change)"
 "${schulit[@]}" configs push --check
 

@@ -210,14 +210,14 @@ def _apply(
             )
             pipeline.drain()  # parents before children
         for change in phase({"group-create"}):
-            attributes = schema.group_attributes(
-                change.dn, change.details["gid_number"], change.details["members"]
+            classes, attributes = schema.group_entry(
+                change.dn, change.details["gid_number"], change.details["members"], inventory.samba
             )
             pipeline.send(
                 change,
                 "add",
                 attributes,
-                lambda c=change, a=attributes: wire.add(c.dn, schema.GROUP_CLASSES, a),
+                lambda c=change, o=classes, a=attributes: wire.add(c.dn, o, a),
             )
         pipeline.drain()
         tick(len(result.applied))
@@ -254,9 +254,9 @@ def _apply(
     for change in phase({"reactivate", "deactivate"}):
         password, descriptions = read_state_attributes(reader, change.dn)
         if change.action == "deactivate":
-            modification = schema.deactivate_modification(password, plan.today)
+            modification = schema.deactivate_modification(password, plan.today, inventory.samba)
         else:
-            modification = schema.reactivate_modification(password, descriptions)
+            modification = schema.reactivate_modification(password, descriptions, inventory.samba)
         pipeline.send(change, "modify", modification, lambda c=change, m=modification: wire.modify(c.dn, m))
     pipeline.drain()
     tick(len(result.applied))
@@ -308,10 +308,10 @@ def _write_creates(
     )
     batch: list[_Add] = []
     for index, (change, hashed) in enumerate(zip(creates, hashes, strict=True)):
-        attributes = schema.person_attributes(change, hashed)
+        classes, attributes = schema.account_entry(change, hashed, passwords[index], inventory.samba)
         add = _Add(
             change,
-            (change.dn, schema.ACCOUNT_CLASSES, attributes),
+            (change.dn, classes, attributes),
             [a for a in attributes if a != "userPassword"] + ["userPassword"],
         )
         if not transactions:

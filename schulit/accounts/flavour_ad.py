@@ -629,7 +629,9 @@ def account_groups(connection: ldap3.Connection, layout: Layout, login: str) -> 
     return sorted(first(a, "cn") for _dn, a in paged(connection, layout.base_dn, search_filter, ["cn"]))
 
 
-def lock(connection: ldap3.Connection, account: ActualAccount, audit: AuditLog, today: date) -> bool:
+def lock(
+    connection: ldap3.Connection, account: ActualAccount, audit: AuditLog, today: date, _samba: object = None
+) -> bool:
     """Disable by hand (kept across syncs); False if locked already."""
     if account.locked_on is not None:
         return False
@@ -643,7 +645,9 @@ def lock(connection: ldap3.Connection, account: ActualAccount, audit: AuditLog, 
     return True
 
 
-def unlock(connection: ldap3.Connection, account: ActualAccount, audit: AuditLog) -> bool:
+def unlock(
+    connection: ldap3.Connection, account: ActualAccount, audit: AuditLog, _samba: object = None
+) -> bool:
     """Remove a hand lock; a deactivated user stays disabled. False if it was not locked."""
     if account.locked_on is None:
         return False

@@ -31,7 +31,7 @@ from schulit.directory.read import first, paged, values
 from schulit.errors import SchulitError
 from schulit.inventory import Inventory
 from schulit.naming import transliterate
-from schulit.passwords import generate_password, hash_password
+from schulit.passwords import generate_password
 from schulit.rosters.common import normalise_class
 
 LOGIN_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?$")
@@ -265,8 +265,8 @@ def _password_modification(
         from schulit.accounts import flavour_ad
 
         return flavour_ad.password_modification(account.role, password, inventory)
-    hashed = hash_password(password, inventory.passwords.hash_scheme)
-    return schema.password_modification(hashed, active=account.state == "active")
+    # every hash it keeps (with Samba the NT hash too), in one modify
+    return ops.new_password_modification(inventory, password, active=account.state == "active")
 
 
 def _holder(account: ActualAccount) -> PasswordHolder:

@@ -29,7 +29,7 @@ from schulit.audit import AuditLog
 from schulit.directory.layout import Layout
 from schulit.directory.read import first, paged, values
 from schulit.errors import DirectoryError, SafetyLimitError, SchulitError
-from schulit.inventory import Inventory
+from schulit.inventory import Inventory, SambaSettings
 from schulit.passwords import generate_password, hash_password
 
 
@@ -138,23 +138,31 @@ def account_json(
     return document
 
 
-def lock(connection: ldap3.Connection, account: ActualAccount, audit: AuditLog, today: date) -> bool:
+def lock(
+    connection: ldap3.Connection,
+    account: ActualAccount,
+    audit: AuditLog,
+    today: date,
+    samba: SambaSettings | None = None,
+) -> bool:
     """Lock by hand (kept across syncs). Returns False if it was locked already."""
     if account.locked_on is not None:
         return False
     password, _ = read_state_attributes(connection, account.dn)
-    modification = schema.lock_modification(password, today)
+    modification = schema.lock_modification(password, today, samba)
     _check(connection.modify(account.dn, modification), f"locking {account.login}")
     audit.record("modify", account.dn, list(modification))
     return True
 
 
-def unlock(connection: ldap3.Connection, account: ActualAccount, audit: AuditLog) -> bool:
+def unlock(
+    connection: ldap3.Connection, account: ActualAccount, audit: AuditLog, samba: SambaSettings | None = None
+) -> bool:
     """Remove a hand lock; a deactivated account stays disabled. Returns False if it was not locked."""
     if account.locked_on is None:
         return False
     password, descriptions = read_state_attributes(connection, account.dn)
-    modification = schema.unlock_modification(password, descriptions)
+    modification = schema.unlock_modification(password, descriptions, samba)
     _check(connection.modify(account.dn, modification), f"unlocking {account.login}")
     audit.record("modify", account.dn, list(modification))
     return True
@@ -165,11 +173,12 @@ def new_password_modification(
 ) -> schema.Modification:
     """The one modify that gives an account a new password, from the clear text: every hash it keeps.
 
-    Today that is ``userPassword``; where NT hashes are kept (Samba) they belong in this same modify, so that
-    no way of logging in keeps the old password. A disabled (deactivated or locked) account stays disabled.
+    That is ``userPassword`` and, with ``[samba] enabled``, the NT hash (``sambaNTPassword``,
+    ``sambaPwdLastSet``) in this same modify, so that no way of logging in keeps the old password. A
+    disabled (deactivated or locked) account stays disabled.
     """
     hashed = hash_password(password, inventory.passwords.hash_scheme)
-    return schema.password_modification(hashed, active=active)
+    return schema.password_modification(hashed, active=active, password=password, samba=inventory.samba)
 
 
 def issue_passwords(inventory: Inventory, accounts: list[ActualAccount]) -> list[tuple[PasswordHolder, str]]:

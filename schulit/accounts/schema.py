@@ -24,6 +24,7 @@ from typing import Any
 import ldap3
 from ldap3.utils.dn import parse_dn
 
+from schulit.accounts import samba as samba_schema
 from schulit.accounts.model import (
     DEACTIVATED_PREFIX,
     GROUP_MARKER,
@@ -35,6 +36,7 @@ from schulit.accounts.model import (
 )
 from schulit.directory.layout import Layout
 from schulit.directory.read import first, values
+from schulit.inventory import SambaSettings
 
 ACCOUNT_CLASSES = ["top", "inetOrgPerson", "posixAccount", "shadowAccount"]
 GROUP_CLASSES = ["top", "posixGroup"]
@@ -150,6 +152,22 @@ def person_attributes(change: Change, password_hash: str) -> dict[str, Any]:
     return attributes
 
 
+def account_entry(
+    change: Change, password_hash: str, password: str, samba: SambaSettings | None = None
+) -> tuple[list[str], dict[str, Any]]:
+    """Object classes and attributes of a new account; with Samba also sambaSamAccount and its NT hash."""
+    attributes = person_attributes(change, password_hash)
+    if samba is None or not samba.enabled:
+        return ACCOUNT_CLASSES, attributes
+    details = change.details
+    attributes.update(
+        samba_schema.account_attributes(
+            samba, int(details["uid_number"]), int(details["gid_number"]), password
+        )
+    )
+    return [*ACCOUNT_CLASSES, samba_schema.ACCOUNT_CLASS], attributes
+
+
 UPDATE_ATTRIBUTES = {
     "first_name": "givenName",
     "last_name": "sn",
@@ -204,6 +222,17 @@ def group_attributes(dn: str, gid_number: int, members: list[str]) -> dict[str, 
     return attributes
 
 
+def group_entry(
+    dn: str, gid_number: int, members: list[str], samba: SambaSettings | None = None
+) -> tuple[list[str], dict[str, Any]]:
+    """Object classes and attributes of a new managed group; with Samba also sambaGroupMapping."""
+    attributes = group_attributes(dn, gid_number, members)
+    if samba is None or not samba.enabled:
+        return GROUP_CLASSES, attributes
+    attributes.update(samba_schema.group_attributes(samba, gid_number, attributes["cn"]))
+    return [*GROUP_CLASSES, samba_schema.GROUP_CLASS], attributes
+
+
 def membership_modification(add: list[str], remove: list[str]) -> Modification:
     """Add and remove group members in one modify (sent with PERMISSIVE_MODIFY)."""
     modification: Modification = {}
@@ -220,62 +249,83 @@ def reservation_attributes(login: str, until: date) -> dict[str, Any]:
 
 
 # --- the states an account can be in: deactivated, locked, and back -------------------------------------
-# Every state change is one modify built here; ``password_hash`` is the entry's current userPassword.
+# Every state change is one modify built here; ``password_hash`` is the entry's current userPassword. With
+# Samba enabled the same modify sets sambaAcctFlags (D: disabled), so smbd refuses what PAM refuses.
 
 
-def _disable(password_hash: str) -> Modification:
+def _samba(samba: SambaSettings | None) -> bool:
+    return samba is not None and samba.enabled
+
+
+def _disable(password_hash: str, samba: SambaSettings | None) -> Modification:
     return {
         "shadowExpire": [(ldap3.MODIFY_REPLACE, ["1"])],
         "userPassword": [(ldap3.MODIFY_REPLACE, [disabled_hash(password_hash)])],
+        **(samba_schema.flags_modification(active=False) if _samba(samba) else {}),
     }
 
 
-def _enable(password_hash: str) -> Modification:
+def _enable(password_hash: str, samba: SambaSettings | None) -> Modification:
     return {
         "shadowExpire": [(ldap3.MODIFY_REPLACE, [])],
         "userPassword": [(ldap3.MODIFY_REPLACE, [enabled_hash(password_hash)])],
+        **(samba_schema.flags_modification(active=True) if _samba(samba) else {}),
     }
 
 
-def deactivate_modification(password_hash: str, today: date) -> Modification:
+def deactivate_modification(
+    password_hash: str, today: date, samba: SambaSettings | None = None
+) -> Modification:
     """Missing from every roster: marked with the date, logins disabled."""
     return {
         "description": [(ldap3.MODIFY_ADD, [f"{DEACTIVATED_PREFIX}{today.isoformat()}"])],
-        **_disable(password_hash),
+        **_disable(password_hash, samba),
     }
 
 
-def reactivate_modification(password_hash: str, descriptions: list[str]) -> Modification:
+def reactivate_modification(
+    password_hash: str, descriptions: list[str], samba: SambaSettings | None = None
+) -> Modification:
     """Back on a roster: the marker goes; logins work again unless an admin's lock stays."""
     stale = [d for d in descriptions if d.startswith(DEACTIVATED_PREFIX)]
     modification: Modification = {"description": [(ldap3.MODIFY_DELETE, stale)]}
     if not any(d.startswith(LOCKED_PREFIX) for d in descriptions):
-        modification.update(_enable(password_hash))
+        modification.update(_enable(password_hash, samba))
     return modification
 
 
-def lock_modification(password_hash: str, today: date) -> Modification:
+def lock_modification(password_hash: str, today: date, samba: SambaSettings | None = None) -> Modification:
     """An admin's lock (kept across syncs)."""
     return {
         "description": [(ldap3.MODIFY_ADD, [f"{LOCKED_PREFIX}{today.isoformat()}"])],
-        **_disable(password_hash),
+        **_disable(password_hash, samba),
     }
 
 
-def unlock_modification(password_hash: str, descriptions: list[str]) -> Modification:
+def unlock_modification(
+    password_hash: str, descriptions: list[str], samba: SambaSettings | None = None
+) -> Modification:
     """The lock goes; a deactivated account stays disabled until it is back on a roster."""
     locks = [d for d in descriptions if d.startswith(LOCKED_PREFIX)]
     modification: Modification = {"description": [(ldap3.MODIFY_DELETE, locks)]}
     if not any(d.startswith(DEACTIVATED_PREFIX) for d in descriptions):
-        modification.update(_enable(password_hash))
+        modification.update(_enable(password_hash, samba))
     return modification
 
 
-def password_modification(password_hash: str, *, active: bool) -> Modification:
-    """A new password; a disabled account (deactivated or locked) keeps its login disabled."""
-    return {
+def password_modification(
+    password_hash: str, *, active: bool, password: str = "", samba: SambaSettings | None = None
+) -> Modification:
+    """A new password; a disabled account (deactivated or locked) keeps its login disabled. With Samba the
+    NT hash changes in the same modify: the two hashes never disagree."""
+    modification: Modification = {
         "userPassword": [(ldap3.MODIFY_REPLACE, [password_hash if active else disabled_hash(password_hash)])]
     }
+    if _samba(samba):
+        if not password:
+            raise ValueError("a Samba password change needs the password itself (for the NT hash)")
+        modification.update(samba_schema.password_modification(password))
+    return modification
 
 
 STATE_ATTRIBUTES = ["userPassword", "description"]  # what the state modifications above are built from

@@ -391,16 +391,16 @@ def lock_account(inventory: Inventory, login: str, today: date) -> bool:
     """Lock by hand; False if it was locked already."""
     backend = _flavour(inventory)
     with _writing(inventory, "accounts lock") as (connection, audit):
-        return backend.lock(
-            connection, backend.find_account(connection, inventory.layout, login), audit, today
-        )
+        account = backend.find_account(connection, inventory.layout, login)
+        return backend.lock(connection, account, audit, today, inventory.samba)
 
 
 def unlock_account(inventory: Inventory, login: str) -> bool:
     """Remove a hand lock; False if it was not locked."""
     backend = _flavour(inventory)
     with _writing(inventory, "accounts unlock") as (connection, audit):
-        return backend.unlock(connection, backend.find_account(connection, inventory.layout, login), audit)
+        account = backend.find_account(connection, inventory.layout, login)
+        return backend.unlock(connection, account, audit, inventory.samba)
 
 
 def reset_passwords(

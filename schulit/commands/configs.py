@@ -54,11 +54,16 @@ def render(app: AppContext, limits: tuple[str, ...], output: Path) -> None:
             failures += 1
             continue
         for rendered in item.files:
-            target = output / item.server.name / rendered.spec.dest.lstrip("/")
+            target = output / item.server.name / (rendered.dest or rendered.spec.dest).lstrip("/")
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(rendered.content)
             app.detail(f"{target}")
-        app.info(f"{item.server.name}: {len(item.files)} files")
+        for folder in item.folders:
+            app.detail(f"folder {folder.dest} {folder.mode:04o} {folder.owner}:{folder.group}")
+        app.info(
+            f"{item.server.name}: {len(item.files)} files"
+            + (f", {len(item.folders)} folders" if item.folders else "")
+        )
     if failures:
         raise SchulitError(f"{failures} server(s) could not be rendered")
 

@@ -26,9 +26,9 @@ def web_command(app: AppContext, listen: str | None, threads: int, print_acl: bo
             "of the web page's own directory identity (README: Teachers' web page)"
         )
     if print_acl:
-        from schulit.web.acl import web_access_rules
+        from schulit.directory.acl import web_rules
 
-        for rule in web_access_rules(inventory.layout, inventory.web.bind_dn):
+        for rule in web_rules(inventory):  # with Samba: the NT hash attributes too
             click.echo(rule)
         return
     from schulit.web.server import serve

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import posixpath
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -25,6 +26,17 @@ class FileSpec:
     validate: str = ""
     handlers: tuple[str, ...] = ()
     backup: bool = False
+    backup_dir: str = ""  # absolute folder for the backup ("" = next to the file)
+    when: str = ""  # a template expression; the file is pushed only where it is true
+    secret: bool = False  # holds the server's directory secret (placeholder in render output): mode 0600
+
+    def backup_path(self, path: str, root: str = "/") -> str:
+        """Where the previous version of ``path`` (below the server's ``root``) is kept."""
+        if not self.backup_dir:
+            return f"{path}.schulit-bak"
+        return posixpath.normpath(
+            posixpath.join(root, self.backup_dir.lstrip("/"), self.dest.lstrip("/") + ".schulit-bak")
+        )
 
 
 @dataclass(frozen=True)
@@ -35,9 +47,22 @@ class RoleManifest:
     folder: Path
     files: tuple[FileSpec, ...]
     handlers: dict[str, str] = field(default_factory=dict)
+    folders: tuple[str, ...] = ()  # templates rendering "path mode owner group" lines
 
 
-FILE_KEYS = {"name", "template", "dest", "mode", "owner", "group", "validate", "handlers", "backup"}
+FILE_KEYS = {
+    "name",
+    "template",
+    "dest",
+    "mode",
+    "owner",
+    "group",
+    "validate",
+    "handlers",
+    "backup",
+    "when",
+    "secret",
+}
 
 
 def load_manifest(templates_dir: Path, role: str) -> RoleManifest:
@@ -60,13 +85,26 @@ def load_manifest(templates_dir: Path, role: str) -> RoleManifest:
         for key in ("name", "template", "dest"):
             if not isinstance(item.get(key), str) or not item[key]:
                 raise SchulitError(f"{where}.{key}: missing (expected a string)")
-        if not item["dest"].startswith("/"):
+        if not item["dest"].startswith(("/", "{{")):
             raise SchulitError(f"{where}.dest: expected an absolute path, got {item['dest']!r}")
         if not (folder / item["template"]).is_file():
             raise SchulitError(f"{where}.template: {folder / item['template']} not found")
         mode = str(item.get("mode", "0644"))
         if not MODE_PATTERN.match(mode):
             raise SchulitError(f'{where}.mode: expected an octal mode like "0644", got {mode!r}')
+        backup = item.get("backup", False)
+        if not isinstance(backup, bool) and not (isinstance(backup, str) and backup.startswith("/")):
+            raise SchulitError(f"{where}.backup: expected true, false or an absolute folder, got {backup!r}")
+        secret = item.get("secret", False)
+        if not isinstance(secret, bool):
+            raise SchulitError(f"{where}.secret: expected true or false, got {secret!r}")
+        if secret and int(mode, 8) & 0o077:
+            raise SchulitError(
+                f"{where}.mode: a secret file must not be readable by group or others ({mode})"
+            )
+        when = item.get("when", "")
+        if not isinstance(when, str):
+            raise SchulitError(f"{where}.when: expected a template expression string, got {when!r}")
         for handler in item.get("handlers", []):
             if handler not in handlers:
                 raise SchulitError(f"{where}.handlers: {handler!r} is not defined in [handlers]")
@@ -80,7 +118,20 @@ def load_manifest(templates_dir: Path, role: str) -> RoleManifest:
                 group=item.get("group", "root"),
                 validate=item.get("validate", ""),
                 handlers=tuple(item.get("handlers", [])),
-                backup=bool(item.get("backup", False)),
+                backup=bool(backup),
+                backup_dir=backup if isinstance(backup, str) else "",
+                when=when,
+                secret=secret,
             )
         )
-    return RoleManifest(role=role, folder=folder, files=tuple(files), handlers=dict(handlers))
+    folders = []
+    for index, item in enumerate(data.get("folders", [])):
+        where = f"{path}: folders[{index}]"
+        if set(item) != {"template"} or not isinstance(item["template"], str):
+            raise SchulitError(f"{where}: expected exactly one key, template")
+        if not (folder / item["template"]).is_file():
+            raise SchulitError(f"{where}.template: {folder / item['template']} not found")
+        folders.append(item["template"])
+    return RoleManifest(
+        role=role, folder=folder, files=tuple(files), handlers=dict(handlers), folders=tuple(folders)
+    )

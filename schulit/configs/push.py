@@ -20,12 +20,14 @@ own; the host's other files are still pushed.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import difflib
 import fnmatch
 import posixpath
 import re
 import secrets
 import shlex
+import stat
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -33,7 +35,8 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any
 
-from schulit.configs.render import HostFiles, RenderedFile, render_hosts
+from schulit.audit import AuditLog
+from schulit.configs.render import Folder, HostFiles, RenderedFile, render_hosts
 from schulit.configs.transport import (
     HostConnection,
     HostRefused,
@@ -44,6 +47,8 @@ from schulit.configs.transport import (
 from schulit.directory.connection import connected
 from schulit.errors import EXIT_HOSTS_FAILED, EXIT_OK, SchulitError
 from schulit.inventory import Inventory, Server
+from schulit.servers.identities import apply_identities, plan_identities, secret_store
+from schulit.servers.secrets import PLACEHOLDER
 
 
 @dataclass
@@ -162,6 +167,13 @@ class _Ids:
                 table[parts[0]] = int(parts[2])
         return table
 
+    def lookup(self, database: str, names: Sequence[str]) -> dict[str, int]:
+        """Name → number for users or groups from the host's NSS (``getent``; directory groups too)."""
+        if not names:
+            return {}
+        outcome = self.connection.run(f"getent {database} " + " ".join(shlex.quote(n) for n in names))
+        return self._parse(outcome.output.encode())
+
     def ids(self, owner: str, group: str) -> tuple[int, int]:
         if self.users is None:
             self.users = self._parse(self.connection.read("/etc/passwd"))
@@ -220,8 +232,13 @@ def _remove_stale_temps(connection: HostConnection, directory: str, name: str) -
                 connection.sftp.remove(posixpath.join(directory, entry))
 
 
-def _install(connection: HostConnection, ids: _Ids, item: RenderedFile, old: bytes | None) -> None:
-    """Temp file, mode and owner, validate, backup, atomic rename; SchulitError when validate fails."""
+def _install(
+    connection: HostConnection, ids: _Ids, item: RenderedFile, old: bytes | None, root: str = "/"
+) -> None:
+    """Temp file, mode and owner, validate, backup, atomic rename; SchulitError when validate fails.
+
+    The validate command gets the temp file as ``%s`` and the target's path as ``%t``.
+    """
     directory, name = posixpath.split(item.path)
     connection.ensure_directory(directory)
     _remove_stale_temps(connection, directory, name)
@@ -231,13 +248,15 @@ def _install(connection: HostConnection, ids: _Ids, item: RenderedFile, old: byt
         uid, gid = ids.ids(item.spec.owner, item.spec.group)
         connection.sftp.chown(temp, uid, gid)
         if item.validate:
-            result = connection.run(item.validate.replace("%s", shlex.quote(temp)))
+            command = item.validate.replace("%s", shlex.quote(temp)).replace("%t", shlex.quote(item.path))
+            result = connection.run(command)
             if result.status != 0:
                 raise SchulitError(
                     f"validate failed ({item.validate}): exit {result.status}: {result.output.strip()[:500]}"
                 )
         if item.spec.backup and old is not None:
-            backup = f"{item.path}.schulit-bak"
+            backup = item.spec.backup_path(item.path, root)
+            connection.ensure_directory(posixpath.dirname(backup))
             connection.write(backup, old, item.spec.mode)
             connection.sftp.chown(backup, uid, gid)
         connection.sftp.posix_rename(temp, item.path)
@@ -256,10 +275,35 @@ def push_host(
     check: bool,
     diff: bool,
     stop: threading.Event | None = None,
+    secret: str | None = None,
 ) -> HostResult:
-    """Bring one host in line with its rendered files; when ``stop`` is set, stop before the next file."""
+    """Bring one host in line with its rendered files; when ``stop`` is set, stop before the next file.
+
+    ``secret``: the server's directory secret, put into the files marked secret (in place of the
+    placeholder) right before they are compared and uploaded; diffs and errors show the placeholder.
+    """
     server = rendered.server
     result = HostResult(server.name, server.school_id, f"{server.address}:{server.port}")
+    items: list[RenderedFile] = []
+    for item in rendered.files:
+        if item.spec.secret and PLACEHOLDER.encode() in item.content:
+            if secret is None and check:
+                items.append(item)  # no identity yet (the real push creates it): shown as would-change
+                continue
+            if secret is None:
+                result.files.append(
+                    FileResult(item.path, "failed", error="no directory identity yet (schulit servers sync)")
+                )
+                result.status, result.error = "failed", f"{item.path}: no directory identity yet"
+                continue
+            item = dataclasses.replace(
+                item, content=item.content.replace(PLACEHOLDER.encode(), secret.encode())
+            )
+        items.append(item)
+
+    def hide(data: bytes | None) -> bytes | None:
+        return data.replace(secret.encode(), PLACEHOLDER.encode()) if data is not None and secret else data
+
     try:
         connection = HostConnection(server, inventory.ssh, key)
     except Unreachable as exc:
@@ -271,12 +315,12 @@ def push_host(
     try:
         ids = _Ids(connection)
         changed: list[tuple[RenderedFile, bytes | None, str]] = []
-        for item in rendered.files:
+        for item in items:
             old = connection.read(item.path)
             if old == item.content:
                 result.files.append(FileResult(item.path, "ok"))
                 continue
-            text = unified_diff(server.name, item.path, old, item.content) if diff else ""
+            text = unified_diff(server.name, item.path, hide(old), hide(item.content) or b"") if diff else ""
             if check:
                 result.files.append(FileResult(item.path, "would-change", text))
             else:
@@ -294,10 +338,11 @@ def push_host(
             if stop is not None and stop.is_set():
                 raise Interrupted("interrupted before all files were installed; the next push completes it")
             try:
-                _install(connection, ids, item, old)
+                _install(connection, ids, item, old, server.root)
             except SchulitError as exc:
-                result.files.append(FileResult(item.path, "failed", text, str(exc)))
-                result.status, result.error = "failed", f"{item.path}: {exc}"
+                error = _redact(str(exc), secret)
+                result.files.append(FileResult(item.path, "failed", text, error))
+                result.status, result.error = "failed", f"{item.path}: {error}"
                 continue
             except OSError as exc:
                 if not connection.active():
@@ -322,6 +367,7 @@ def push_host(
                 )
         if not check and (needed or pending):
             _write_pending(connection, pending_path, still_pending)
+        _ensure_folders(connection, ids, rendered.folders, result, check=check)
         if result.status == "ok" and (
             result.handlers or any(f.status in ("changed", "would-change") for f in result.files)
         ):
@@ -337,8 +383,62 @@ def push_host(
     finally:
         connection.close()
     position = {item.path: index for index, item in enumerate(rendered.files)}
+    position.update({f"{folder.path}/": len(position) + i for i, folder in enumerate(rendered.folders)})
     result.files.sort(key=lambda f: position.get(f.path, 0))
+    result.error = _redact(result.error, secret)
     return result
+
+
+def _redact(text: str, secret: str | None) -> str:
+    return text.replace(secret, PLACEHOLDER) if secret and text else text
+
+
+def _ensure_folders(
+    connection: HostConnection, ids: _Ids, folders: Sequence[Folder], result: HostResult, *, check: bool
+) -> None:
+    """Create missing folders, set owner, group and mode (setgid included); never remove or empty one.
+
+    Group names are looked up on the host (``getent``: the school's groups come from the directory through
+    sssd); a number is used as it is. Runs after the handlers, so a freshly configured sssd answers.
+    """
+    if not folders:
+        return
+    names = sorted({f.group for f in folders if not f.group.isdigit()} | {f.owner for f in folders})
+    groups = ids.lookup("group", [n for n in names if any(f.group == n for f in folders)])
+    owners = ids.lookup("passwd", sorted({f.owner for f in folders if not f.owner.isdigit()}))
+    for folder in folders:
+        shown = f"{folder.path}/"
+        try:
+            gid = int(folder.group) if folder.group.isdigit() else groups.get(folder.group)
+            uid = int(folder.owner) if folder.owner.isdigit() else owners.get(folder.owner)
+            if gid is None or uid is None:
+                missing = folder.group if gid is None else folder.owner
+                raise SchulitError(f"{missing!r} is not known on the host (getent; is sssd running?)")
+            try:
+                info = connection.sftp.stat(folder.path)
+            except FileNotFoundError:
+                info = None
+            if info is not None and (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode or 0)) == (
+                uid,
+                gid,
+                folder.mode,
+            ):
+                result.files.append(FileResult(shown, "ok"))
+                continue
+            if check:
+                result.files.append(FileResult(shown, "would-change"))
+                continue
+            if info is None:
+                connection.ensure_directory(posixpath.dirname(folder.path))
+                connection.sftp.mkdir(folder.path, 0o700)
+            connection.sftp.chown(folder.path, uid, gid)
+            connection.sftp.chmod(folder.path, folder.mode)
+            result.files.append(FileResult(shown, "changed"))
+        except (SchulitError, OSError) as exc:
+            if isinstance(exc, OSError) and not connection.active():
+                raise
+            result.files.append(FileResult(shown, "failed", error=str(exc)))
+            result.status, result.error = "failed", f"{shown}: {exc}"
 
 
 def push_configs(
@@ -349,12 +449,25 @@ def push_configs(
     diff: bool = False,
     forks: int | None = None,
     progress: Callable[[HostResult, int, int], None] | None = None,
+    server_secrets: dict[str, str] | None = None,
 ) -> PushResult:
-    """Render and push to every selected server, ``forks`` hosts at a time."""
+    """Render and push to every selected server, ``forks`` hosts at a time.
+
+    Each selected server first gets its directory identity where it has none (or its secret no longer
+    matches; not in check mode): ``server_secrets`` (server name → secret) then fill the files marked secret.
+    """
     servers = select_servers(inventory, limits)
     key = load_private_key(check_private_key(inventory.ssh.key_file))
+    store = secret_store(inventory)
     with connected(inventory.directory) as connection:
+        if not check and server_secrets is None:
+            changes = plan_identities(connection, inventory, servers, store, remove_unknown=False)
+            if changes:
+                with AuditLog(inventory.audit_log, "configs push") as audit:
+                    apply_identities(connection, inventory, changes, store, audit)
         rendered = render_hosts(inventory, servers, connection)
+    if server_secrets is None:
+        server_secrets = {s.name: v for s in servers if (v := store.read(s.name)) is not None}
     results: list[HostResult] = []
     jobs = []
     for item in rendered:
@@ -371,7 +484,17 @@ def push_configs(
     pool = ThreadPoolExecutor(max_workers=max(1, forks or inventory.ssh.forks))
     try:
         futures = [
-            pool.submit(push_host, job, inventory, key, check=check, diff=diff, stop=stop) for job in jobs
+            pool.submit(
+                push_host,
+                job,
+                inventory,
+                key,
+                check=check,
+                diff=diff,
+                stop=stop,
+                secret=server_secrets.get(job.server.name),
+            )
+            for job in jobs
         ]
         for done, future in enumerate(as_completed(futures), start=1):
             host = future.result()
@@ -395,10 +518,14 @@ def format_recap(result: PushResult) -> str:
     lines = ["", "RECAP" + (" (check mode: nothing was changed)" if result.check else "")]
     width = max((len(h.name) for h in result.hosts), default=10)
     for host in result.hosts:
-        counts = {s: sum(1 for f in host.files if f.status == s) for s in ("ok", "changed", "would-change")}
+        files = [f for f in host.files if not f.path.endswith("/")]
+        counts = {s: sum(1 for f in files if f.status == s) for s in ("ok", "changed", "would-change")}
         changed = counts["changed"] + counts["would-change"]
-        line = f"{host.name:<{width}} : {host.status:<11} files ok={counts['ok']} changed={changed}" + (
-            f" handlers={','.join(host.handlers)}" if host.handlers else ""
+        folders = sum(f.path.endswith("/") and f.status in ("changed", "would-change") for f in host.files)
+        line = (
+            f"{host.name:<{width}} : {host.status:<11} files ok={counts['ok']} changed={changed}"
+            + (f" folders={folders}" if folders else "")
+            + (f" handlers={','.join(host.handlers)}" if host.handlers else "")
         )
         if host.error:
             line += f"  ({host.error})"

@@ -2,7 +2,8 @@
 
 - the name key file (``identity.name_key_file``, 0600, random) if it does not exist yet;
 - one slapd at the inventory's directory URL (a loopback ``ldap://`` URL), base DN and bind DN from the
-  inventory, its bind password written to the inventory's ``password_file`` (0600);
+  inventory, its bind password written to the inventory's ``password_file`` (0600), with the access rules
+  of ``schulit directory acl`` and Samba's schema when the inventory enables Samba;
 - one sshd per server of the inventory, at the server's loopback address and port, with its own host key;
   the client key (``ssh.key_file``) and ``ssh.known_hosts`` are generated for it; each server's ``root``
   folder is created (files pushed to that "host" land there).
@@ -18,7 +19,8 @@ import sys
 from pathlib import Path
 from urllib.parse import urlparse
 
-from schulit.devservers.slapd import Slapd
+from schulit.devservers.slapd import Slapd, samba_schema
+from schulit.directory.acl import county_rules, format_slapd_conf
 from schulit.directory.connection import is_loopback
 from schulit.inventory import Inventory, load_inventory
 
@@ -39,6 +41,7 @@ def _slapd_for(inventory: Inventory, state: Path) -> Slapd:
         raise SystemExit(
             f"devservers: directory url {inventory.directory.url} is not a loopback ldap://host:port URL"
         )
+    leading, rules = county_rules(inventory)
     return Slapd(
         state / "slapd",
         base_dn=inventory.directory.base_dn,
@@ -46,6 +49,8 @@ def _slapd_for(inventory: Inventory, state: Path) -> Slapd:
         port=parsed.port,
         durable=True,
         bind_password_file=inventory.directory.password_file,
+        extra_schemas=(samba_schema(state / "schema"),) if inventory.samba.enabled else (),
+        access=(format_slapd_conf(rules, inventory.directory.base_dn, leading),),
     )
 
 
@@ -86,13 +91,34 @@ def down(inventory: Inventory, state: Path) -> None:
         print(line)
 
 
+def ask_dnsmasq(root: Path, state: Path, names: list[str]) -> None:
+    """Start dnsmasq as Debian's unit does on the files pushed below ``root`` (a private network
+    namespace), print its answers for ``names``, stop it."""
+    from schulit.devservers.dnsmasq import Dnsmasq
+
+    check = Dnsmasq(root, state).check()
+    print(f"dnsmasq --test -7 /etc/dnsmasq.d,.dpkg-dist,.dpkg-old,.dpkg-new: {check.stderr.strip()}")
+    server = Dnsmasq(root, state).start()
+    try:
+        for name in names:
+            rcode, answers = server.query(name)
+            print(f"{name}: {rcode} {' '.join(answers)}")
+    finally:
+        server.stop()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(prog="python -m schulit.devservers", description=__doc__.split("\n")[0])
-    parser.add_argument("action", choices=["up", "down"])
+    parser.add_argument("action", choices=["up", "down", "dnsmasq"])
     parser.add_argument("--inventory", default="inventories/demo", type=Path)
     parser.add_argument("--state", default=DEFAULT_STATE, type=Path)
-    args = parser.parse_args(argv)
+    parser.add_argument("--root", type=Path, help="dnsmasq: the host root the files were pushed to")
+    parser.add_argument("names", nargs="*", help="dnsmasq: names to ask for")
+    args = parser.parse_intermixed_args(argv)
+    if args.action == "dnsmasq":
+        ask_dnsmasq(args.root, args.state / "dnsmasq", args.names)
+        return 0
     inventory = load_inventory(args.inventory)
     _own_state_dir(args.state)
     if args.action == "up":

@@ -1,7 +1,8 @@
 """A real, throwaway OpenLDAP ``slapd`` on a loopback port: for the test suite, the demo and the benchmarks.
 
-Stock Debian schemas only (core, cosine, inetorgperson, nis), an mdb database in its own folder, the root DN
-as the bind DN. The password is generated here, written to a 0600 file and given to slapd as an {SSHA} hash.
+Stock Debian schemas (core, cosine, inetorgperson, nis; Samba's on request), an mdb database in its own
+folder, optional access rules, the root DN as the bind DN. The password is generated here, written to a 0600
+file and given to slapd as an {SSHA} hash.
 The daemon forks and is stopped by the PID in its pid file.
 
 ``Providers`` runs several of them as OpenLDAP multi-provider replication (syncprov + syncrepl, one
@@ -11,6 +12,7 @@ The daemon forks and is stopped by the PID in its pid file.
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import os
 import secrets
@@ -42,6 +44,25 @@ def free_port(address: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((address, 0))
         return sock.getsockname()[1]
+
+
+SAMBA_SCHEMA_CANDIDATES = (
+    Path("/usr/share/doc/samba/examples/LDAP/samba.schema"),
+    Path("/usr/share/doc/samba/examples/LDAP/samba.schema.gz"),
+)
+
+
+def samba_schema(folder: Path) -> Path:
+    """Debian's samba.schema (from the samba package's examples), unpacked into ``folder`` if gzipped."""
+    for candidate in SAMBA_SCHEMA_CANDIDATES:
+        if candidate.suffix == ".schema" and candidate.exists():
+            return candidate
+        if candidate.exists():
+            target = folder / "samba.schema"
+            folder.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(gzip.decompress(candidate.read_bytes()))
+            return target
+    raise FileNotFoundError("samba.schema not found (Debian's samba: /usr/share/doc/samba/examples/LDAP)")
 
 
 def ssha(password: str) -> str:
@@ -87,6 +108,7 @@ class Slapd:
     allow: tuple[str, ...] = ()  # global ``allow`` features, e.g. bind_anon_dn (unauthenticated binds)
     access: tuple[str, ...] = ()  # ``access to`` rules of the database (slapd.conf syntax)
     size_limit: str = "unlimited"  # for binds other than the root DN (the root DN has none)
+    extra_schemas: tuple[Path, ...] = ()  # e.g. Samba's (see samba_schema())
 
     @property
     def url(self) -> str:
@@ -121,6 +143,7 @@ class Slapd:
             with os.fdopen(fd, "w") as handle:
                 handle.write(secrets.token_urlsafe(24))
         lines = [f"include {SCHEMA_DIR / name}.schema" for name in SCHEMAS]
+        lines += [f"include {path}" for path in self.extra_schemas]
         lines += [
             f"pidfile {self.pid_file}",
             f"argsfile {self.state_dir / 'slapd.args'}",

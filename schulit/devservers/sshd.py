@@ -42,6 +42,7 @@ class Sshd:
     state_dir: Path
     address: str = "127.0.0.1"
     port: int = 0
+    prefix: tuple[str, ...] = ()  # e.g. nsenter into a school server's namespace (devservers.namespace)
 
     @property
     def host_key(self) -> Path:
@@ -100,14 +101,15 @@ class Sshd:
         if not ipaddress.ip_address(self.address).is_loopback:
             raise ValueError(f"refusing to start sshd on {self.address}: only 127.0.0.0/8 is allowed")
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
+        if not self.prefix:
+            Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
         if self.port == 0:
             self.port = free_port(self.address)
         make_key(self.host_key, "schulit-test-host")
         self.authorized_keys.touch(mode=0o600)
         config = self._write_config()
         subprocess.run(
-            [SSHD, "-f", str(config), "-E", str(self.state_dir / "sshd.log")],
+            [*self.prefix, SSHD, "-f", str(config), "-E", str(self.state_dir / "sshd.log")],
             check=True,
             capture_output=True,
             timeout=timeout,
@@ -167,6 +169,7 @@ def start_inventory_hosts(inventory: Inventory, state_dir: Path) -> list[str]:
         host.authorize(client_key.with_name(client_key.name + ".pub"))
         known.append(host.known_hosts_line())
         Path(server.root).mkdir(parents=True, exist_ok=True)
+        (Path(server.root) / "etc/sssd/conf.d").mkdir(parents=True, exist_ok=True)  # as sssd-common has it
     inventory.ssh.known_hosts.parent.mkdir(parents=True, exist_ok=True)
     inventory.ssh.known_hosts.write_text("\n".join(known) + "\n")
     return lines

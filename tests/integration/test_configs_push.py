@@ -48,6 +48,14 @@ allow_plaintext_loopback = true
 [passwords]
 delivery_dir = "{root / "passwords"}"
 
+[servers]
+secrets_dir = "{root / "server-secrets"}"
+
+[samba]
+enabled = true
+domain_name = "LKTEST"
+domain_sid = "S-1-5-21-1111-2222-3333"
+
 [ssh]
 key_file = "{key}"
 known_hosts = "{known_hosts}"
@@ -65,17 +73,21 @@ dir = "{self.templates}"
         address: str | None = None,
         port: int | None = None,
         validate_smb: str = "grep -qF '[global]' %s",
+        validate_dnsmasq: str | None = "grep -q '^dhcp-range=' %s",
         host_key: str = "",
+        network: str = "",
     ) -> Path:
         """School gs-tN with one fileserver+dhcp server on host N (or the given address/port)."""
         self.synced = False
         host = self.hosts[number] if number < len(self.hosts) else None
         host_root = self.root / "hosts" / f"fs{number}"
         host_root.mkdir(parents=True, exist_ok=True)
+        (host_root / "etc/sssd/conf.d").mkdir(parents=True, exist_ok=True)  # as Debian's sssd-common has it
         (self.root / "rosters" / f"gs-t{number}.csv").write_text(
             "ID;Nachname;Vorname;Klasse\n1;Müller;Lea;1a\n2;Öztürk;Emre;2b\n3;Weiß;Jonas;2b\n"
         )
         log = host_root / "handlers.log"
+        dnsmasq_validate = "" if validate_dnsmasq is None else f'"dnsmasq.conf" = """{validate_dnsmasq}"""'
         (self.root / "schools" / f"gs-t{number}.toml").write_text(f"""
 id = "gs-t{number}"
 name = "Grundschule Test {number}"
@@ -94,26 +106,40 @@ root = "{host_root}"
 
 [servers.handler_commands]
 reload-smbd = "echo reload-smbd >> {log}"
+restart-smbd = "echo restart-smbd >> {log}"
+store-samba-ldap-secret = "echo store-samba-ldap-secret >> {log}"
 restart-sssd = "echo restart-sssd >> {log}"
 reload-dnsmasq = "echo reload-dnsmasq >> {log}"
+restart-dnsmasq = "echo restart-dnsmasq >> {log}"
 
 [servers.validate_commands]
 "smb.conf" = '''{validate_smb}'''
-"dnsmasq.conf" = "grep -q '^dhcp-range=' %s"
+{dnsmasq_validate}
 
-[network]
-subnet = "10.{number}.0.0/22"
-gateway = "10.{number}.0.1"
-dns_domain = "gs-t{number}.schule.example"
-dhcp_start = "10.{number}.1.10"
-dhcp_end = "10.{number}.3.250"
-
-[[network.devices]]
-name = "drucker"
-mac = "52:54:00:00:00:0{number}"
-ip = "10.{number}.0.20"
+{network or self.network(number)}
 """)
         return host_root
+
+    @staticmethod
+    def network(number: int, *, dhcp_end: str = "", devices: tuple[tuple[str, str], ...] = ()) -> str:
+        """The [network] table of school ``number``: a printer, plus ``devices`` (name, last octet)."""
+        lines = [
+            "[network]",
+            f'subnet = "10.{number}.0.0/22"',
+            f'gateway = "10.{number}.0.1"',
+            f'dns_domain = "gs-t{number}.schule.example"',
+            f'dhcp_start = "10.{number}.1.10"',
+            f'dhcp_end = "{dhcp_end or f"10.{number}.3.250"}"',
+        ]
+        for index, (name, octet) in enumerate((("drucker", "20"), *devices)):
+            lines += [
+                "",
+                "[[network.devices]]",
+                f'name = "{name}"',
+                f'mac = "52:54:00:00:{index:02x}:0{number}"',
+                f'ip = "10.{number}.0.{octet}"',
+            ]
+        return "\n".join(lines) + "\n"
 
     def run(self, *args: str) -> Result:
         return CliRunner().invoke(cli, ["--inventory", str(self.root), *args], catch_exceptions=False)
@@ -129,6 +155,16 @@ ip = "10.{number}.0.20"
         """``configs push`` of the synced schools."""
         self.sync()
         return self.run("configs", "push", *args)
+
+
+ALL_HANDLERS = [
+    "reload-dnsmasq",
+    "reload-smbd",
+    "restart-dnsmasq",
+    "restart-smbd",
+    "restart-sssd",
+    "store-samba-ldap-secret",
+]
 
 
 def handlers(host_root: Path) -> list[str]:
@@ -158,15 +194,19 @@ def test_first_push_writes_then_second_changes_nothing(fleet: Fleet) -> None:
     sssd = root / "etc/sssd/sssd.conf"
     assert stat.S_IMODE(sssd.stat().st_mode) == 0o600
     assert sssd.stat().st_uid == 0 and sssd.stat().st_gid == 0
-    assert "dhcp-host=52:54:00:00:00:00,drucker,10.0.0.20" in (root / "etc/dnsmasq.d/schule.conf").read_text()
-    assert sorted(handlers(root)) == ["reload-dnsmasq", "reload-smbd", "restart-sssd"]
+    assert "52:54:00:00:00:00,drucker,10.0.0.20" in (root / "etc/schulit/dnsmasq/dhcp-hosts").read_text()
+    assert sorted(handlers(root)) == ALL_HANDLERS
     assert "fs0" in first.output and "changed" in first.output
+    # the class shares' folders exist, owned by the class group (its number from the directory), setgid
+    share = (root / "srv/samba/gs-t0/klassen/2b").stat()
+    assert stat.S_IMODE(share.st_mode) == 0o2770 and share.st_uid == 0 and share.st_gid >= 100000
     before = files_below(root)
 
     second = fleet.push()
     assert second.exit_code == 0, second.output
     assert files_below(root) == before
-    assert len(handlers(root)) == 3, "no handler may run when nothing changed"
+    assert (root / "srv/samba/gs-t0/klassen/2b").stat() == share
+    assert len(handlers(root)) == len(ALL_HANDLERS), "no handler may run when nothing changed"
     assert "changed 0" in second.output
 
 
@@ -355,10 +395,12 @@ def test_render_writes_files_for_review_without_network(fleet: Fleet, tmp_path: 
     rendered = files_below(out / "fs0")
     assert sorted(rendered) == [
         "etc/dnsmasq.d/schule.conf",
-        "etc/dnsmasq.d/schule.hosts",
+        "etc/ldap/ldap.conf",
         "etc/motd",
+        "etc/samba/schulit-ldap.secret",
         "etc/samba/smb.conf",
-        "etc/schulit/class-shares.list",
+        "etc/schulit/dnsmasq/dhcp-hosts",
+        "etc/schulit/dnsmasq/hosts",
         "etc/sssd/sssd.conf",
     ]
 

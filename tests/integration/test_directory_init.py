@@ -53,17 +53,34 @@ def test_init_creates_layout_then_nothing_to_do(slapd: Slapd, tmp_path: Path) ->
 
     first = runner.invoke(cli, ["--inventory", str(root), "directory", "init"])
     assert first.exit_code == 0, first.output
-    assert "created 12 entries" in first.output
+    assert "created 15 entries" in first.output
     dns = ldap_dns(slapd)
     assert f"ou=pupils,ou=gs-a,ou=schools,{slapd.base_dn}" in dns
     assert f"ou=groups,ou=gs-b,ou=schools,{slapd.base_dn}" in dns
     assert f"ou=schulit,{slapd.base_dn}" in dns
-    assert len(dns) == 12  # base, ou=schools, ou=groups, ou=schulit, 2 x (school + 3 containers)
+    assert f"ou=gs-b,ou=servers,ou=schulit,{slapd.base_dn}" in dns
+    # base, ou=schools, ou=groups, ou=schulit, 2 x (school + 3 containers), ou=servers + one OU per school
+    assert len(dns) == 15
 
     second = runner.invoke(cli, ["--inventory", str(root), "directory", "init"])
     assert second.exit_code == 0, second.output
     assert "nothing to do" in second.output
     assert ldap_dns(slapd) == dns
+
+
+def test_init_with_samba_creates_the_domain_entry_once(slapd: Slapd, tmp_path: Path) -> None:
+    root = write_inventory(tmp_path, url=slapd.url, base_dn=slapd.base_dn, password_file=slapd.password_file)
+    county = root / "county.toml"
+    county.write_text(
+        county.read_text()
+        + '\n[samba]\nenabled = true\ndomain_name = "LKTEST"\ndomain_sid = "S-1-5-21-7-8-9"\n'
+    )
+    runner = CliRunner()
+    first = runner.invoke(cli, ["--inventory", str(root), "directory", "init"])
+    assert first.exit_code == 0, first.output
+    assert f"sambaDomainName=LKTEST,{slapd.base_dn}" in ldap_dns(slapd)
+    second = runner.invoke(cli, ["--inventory", str(root), "directory", "init"])
+    assert "nothing to do" in second.output, second.output
 
 
 def test_init_adds_only_a_new_school(slapd: Slapd, tmp_path: Path) -> None:
@@ -80,10 +97,11 @@ def test_init_adds_only_a_new_school(slapd: Slapd, tmp_path: Path) -> None:
     )
     result = runner.invoke(cli, ["--inventory", str(root), "directory", "init"])
     assert result.exit_code == 0, result.output
-    assert "created 4 entries" in result.output
+    assert "created 5 entries" in result.output
     assert set(ldap_dns(slapd)) - set(before) == {
         f"ou=obs-c,ou=schools,{slapd.base_dn}",
         *(f"ou={c},ou=obs-c,ou=schools,{slapd.base_dn}" for c in ("pupils", "teachers", "groups")),
+        f"ou=obs-c,ou=servers,ou=schulit,{slapd.base_dn}",
     }
 
 

@@ -35,8 +35,15 @@ from schulit.devservers.slapd import Slapd
 from schulit.devservers.sshd import Sshd
 from schulit.inventory import load_inventory
 from schulit.passwords import crypt
+from schulit.servers.secrets import PLACEHOLDER
 from tests.integration.test_accounts_sync import County
-from tests.integration.test_configs_push import Fleet, files_below, handlers, silent_listener  # noqa: F401
+from tests.integration.test_configs_push import (  # noqa: F401
+    ALL_HANDLERS,
+    Fleet,
+    files_below,
+    handlers,
+    silent_listener,
+)
 from tests.plugins.slapd import TEST_BASE_DN
 
 PUPILS = 1000  # enough that a sync takes a second or two: time to hit it midway
@@ -346,12 +353,20 @@ def rendered(fleet: Fleet, tmp_path: Path, name: str) -> dict[str, dict[str, byt
 
 
 def targets(host_root: Path) -> dict[str, bytes]:
-    """The pushed files on a host (handler log, backups, temp files and schulit's own state left out)."""
+    """The pushed files on a host (handler log, backups, temp files and schulit's own state left out), the
+    server's secret shown as the placeholder (as in ``configs render`` output)."""
+    secret_file = host_root.parents[1] / "server-secrets" / f"{host_root.name}.secret"
+    secret = secret_file.read_bytes().strip() if secret_file.exists() else b"\0"
     return {
-        path: data
+        path: data.replace(secret, PLACEHOLDER.encode())
         for path, data in files_below(host_root).items()
         if path.startswith("etc/") and ".schulit-" not in path
     }
+
+
+def file_results(host: dict[str, Any]) -> list[dict[str, Any]]:
+    """A host's results for files (folders, whose paths end in /, left out)."""
+    return [f for f in host["files"] if not f["path"].endswith("/")]
 
 
 def temp_files(host_root: Path) -> list[str]:
@@ -367,16 +382,16 @@ def test_session_killed_between_two_files_of_a_host(fleet: Fleet, tmp_path: Path
     roots = [fleet.school(i) for i in range(3)]
     assert fleet.push().exit_code == 0
     old = [targets(root) for root in roots]
-    assert len(old[0]) == 6
+    assert len(old[0]) == 8
     for template in fleet.templates.rglob("*.j2"):  # every file of every host gets a new version
         template.write_text(template.read_text() + "\n# Wartungsfenster: dienstags 18 Uhr\n")
     new = rendered(fleet, tmp_path, "new")
-    # fs0: the validate of its 5th file (dnsmasq) kills the SSH session that runs it: 4 files are in place,
-    # the 5th is uploaded as a temp file, the 6th not yet touched
+    # fs0: the validate of its 6th file (dnsmasq) kills the SSH session that runs it: 5 files are in place,
+    # the 6th is uploaded as a temp file, the 7th and 8th not yet touched
     school = fleet.root / "schools" / "gs-t0.toml"
     school.write_text(
         school.read_text().replace(
-            '"dnsmasq.conf" = "grep -q \'^dhcp-range=\' %s"',
+            '"dnsmasq.conf" = """grep -q \'^dhcp-range=\' %s"""',
             '"dnsmasq.conf" = "kill -9 $PPID; sleep 5; true %s"',
         )
     )
@@ -385,7 +400,9 @@ def test_session_killed_between_two_files_of_a_host(fleet: Fleet, tmp_path: Path
     assert hosts["fs0"]["status"] in ("failed", "unreachable"), hosts["fs0"]
     assert "connection lost" in hosts["fs0"]["error"], hosts["fs0"]
     statuses = {Path(f["path"]).name: f["status"] for f in hosts["fs0"]["files"]}
-    assert statuses == dict.fromkeys(["smb.conf", "class-shares.list", "sssd.conf", "motd"], "changed")
+    assert statuses == dict.fromkeys(
+        ["sssd.conf", "ldap.conf", "schulit-ldap.secret", "smb.conf", "motd"], "changed"
+    )
     now = targets(roots[0])
     assert set(now) == set(old[0])
     for path, data in now.items():  # each file is the old or the new version, never a mix or a stub
@@ -395,26 +412,27 @@ def test_session_killed_between_two_files_of_a_host(fleet: Fleet, tmp_path: Path
     for name, root in (("fs1", roots[1]), ("fs2", roots[2])):  # the other hosts finished
         assert hosts[name]["status"] == "changed", hosts[name]
         assert targets(root) == new[name]
-        assert sorted(hosts[name]["handlers"]) == ["reload-dnsmasq", "reload-smbd", "restart-sssd"]
+        assert sorted(hosts[name]["handlers"]) == ALL_HANDLERS
 
     fleet.school(0)  # a working validate again
     code, hosts = push_json(fleet)
     assert code == 0, hosts
     assert hosts["fs0"]["status"] == "changed"
-    assert [Path(f["path"]).name for f in hosts["fs0"]["files"] if f["status"] == "changed"] == [
+    assert [Path(f["path"]).name for f in file_results(hosts["fs0"]) if f["status"] == "changed"] == [
         "schule.conf",
-        "schule.hosts",
+        "dhcp-hosts",
+        "hosts",
     ]
     assert targets(roots[0]) == new["fs0"]
     # smbd and sssd were never told about the files the killed run installed: the re-run must do it
-    assert sorted(hosts["fs0"]["handlers"]) == ["reload-dnsmasq", "reload-smbd", "restart-sssd"]
-    assert sorted(handlers(roots[0])) == sorted(["reload-dnsmasq", "reload-smbd", "restart-sssd"] * 2)
+    assert sorted(hosts["fs0"]["handlers"]) == ALL_HANDLERS
+    assert sorted(handlers(roots[0])) == sorted(ALL_HANDLERS * 2)
     assert temp_files(roots[0]) == [], "temp files of the dead session must be cleaned up"
     assert hosts["fs1"]["status"] == hosts["fs2"]["status"] == "ok"
 
     code, hosts = push_json(fleet)
     assert code == 0 and {h["status"] for h in hosts.values()} == {"ok"}
-    assert len(handlers(roots[0])) == 6, "nothing pending any more"
+    assert len(handlers(roots[0])) == 2 * len(ALL_HANDLERS), "nothing pending any more"
 
 
 def test_host_without_ssh_banner_is_unreachable_in_time_and_the_others_finish(
@@ -442,9 +460,9 @@ def test_host_without_ssh_banner_is_unreachable_in_time_and_the_others_finish(
     for number, root in enumerate(roots):
         host = hosts[f"fs{number}"]
         assert host.status == "changed", host
-        assert [f.status for f in host.files] == ["changed"] * 6
+        assert [f.status for f in host.files if not f.path.endswith("/")] == ["changed"] * 8
         assert targets(root) == expected[host.name]
-        assert sorted(handlers(root)) == ["reload-dnsmasq", "reload-smbd", "restart-sssd"]
+        assert sorted(handlers(root)) == ALL_HANDLERS
 
 
 def test_sigterm_during_a_push_starts_no_further_host_and_the_next_push_completes(
@@ -465,7 +483,13 @@ def test_sigterm_during_a_push_starts_no_further_host_and_the_next_push_complete
     assert code == 1, (code, stderr)
     assert "Traceback" not in stderr and stderr.strip().splitlines()[-1] == "schulit: terminated (SIGTERM)"
     # fs0 finished the file it was installing (whole), then stopped; no other host was started
-    assert targets(roots[0]) == {"etc/samba/smb.conf": expected["fs0"]["etc/samba/smb.conf"]}
+    first_files = (
+        "etc/sssd/sssd.conf",
+        "etc/ldap/ldap.conf",
+        "etc/samba/schulit-ldap.secret",
+        "etc/samba/smb.conf",
+    )
+    assert targets(roots[0]) == {path: expected["fs0"][path] for path in first_files}
     assert handlers(roots[0]) == []
     for root in roots[1:]:
         assert files_below(root) == {}
@@ -475,7 +499,7 @@ def test_sigterm_during_a_push_starts_no_further_host_and_the_next_push_complete
     assert code == 0, hosts
     for number, root in enumerate(roots):
         assert targets(root) == expected[f"fs{number}"]
-        assert sorted(handlers(root)) == ["reload-dnsmasq", "reload-smbd", "restart-sssd"]
+        assert sorted(handlers(root)) == ALL_HANDLERS
         assert temp_files(root) == []
 
 
@@ -504,17 +528,19 @@ def test_read_only_target_folder_fails_that_file_and_host_only(fleet: Fleet) -> 
         assert code == 4
         host = hosts["fs0"]
         assert host["status"] == "failed"
-        files = {Path(f["path"]).name: f for f in host["files"]}
+        files = {Path(f["path"]).name: f for f in file_results(host)}
         assert files["smb.conf"]["status"] == "failed"
         assert "Permission denied" in files["smb.conf"]["error"], files["smb.conf"]
         assert "smb.conf" in host["error"]
         assert sorted(n for n, f in files.items() if f["status"] == "changed") == [
-            "class-shares.list",
+            "dhcp-hosts",
+            "hosts",
+            "ldap.conf",
             "motd",
             "schule.conf",
-            "schule.hosts",
             "sssd.conf",
         ], "the host's other files are still pushed"
+        assert files["schulit-ldap.secret"]["status"] == "failed", "it lives in the same folder"
         assert (samba / "smb.conf").read_text() == "# old\n"
         assert sorted(p.name for p in samba.iterdir()) == ["smb.conf"]
         assert hosts["fs1"]["status"] == "changed" and (other / "etc/samba/smb.conf").exists()
@@ -523,7 +549,7 @@ def test_read_only_target_folder_fails_that_file_and_host_only(fleet: Fleet) -> 
     assert hosts["fs0"]["status"] == "changed" and hosts["fs1"]["status"] == "ok"
     assert "[global]" in (samba / "smb.conf").read_text()
     assert (samba / "smb.conf.schulit-bak").read_text() == "# old\n"
-    assert handlers(broken).count("reload-smbd") == 2
+    assert handlers(broken).count("reload-smbd") == 1, "only once smb.conf could be installed"
 
 
 @contextmanager
@@ -559,24 +585,24 @@ def fill(folder: Path) -> Path:
 def test_full_file_system_never_leaves_a_truncated_file(fleet: Fleet, tmp_path: Path) -> None:
     full, other = fleet.school(0), fleet.school(1)
     expected = rendered(fleet, tmp_path, "expected")
-    dnsmasq = full / "etc/dnsmasq.d"
+    dnsmasq = full / "etc/schulit/dnsmasq"
     with small_tmpfs(dnsmasq):
-        (dnsmasq / "schule.conf").write_text("# old\ndhcp-range=10.0.1.10,10.0.1.20\n")
-        (dnsmasq / "schule.hosts").write_text("# old\n10.0.0.20 drucker\n")
+        (dnsmasq / "dhcp-hosts").write_text("# old\n52:54:00:00:00:00,drucker,10.0.0.20\n")
+        (dnsmasq / "hosts").write_text("# old\n10.0.0.20 drucker\n")
         filler = fill(dnsmasq)
         code, hosts = push_json(fleet)
         assert code == 4
         host = hosts["fs0"]
         assert host["status"] == "failed"
         files = {Path(f["path"]).name: f for f in host["files"]}
-        assert files["schule.conf"]["status"] == "failed"
-        assert "cannot write" in files["schule.conf"]["error"], files["schule.conf"]
-        assert (dnsmasq / "schule.conf").read_text() == "# old\ndhcp-range=10.0.1.10,10.0.1.20\n"
-        # no validate guards schule.hosts: only a confirmed, complete upload may replace it
-        assert files["schule.hosts"]["status"] == "failed"
-        assert (dnsmasq / "schule.hosts").read_text() == "# old\n10.0.0.20 drucker\n"
+        assert files["dhcp-hosts"]["status"] == "failed"
+        assert "cannot write" in files["dhcp-hosts"]["error"], files["dhcp-hosts"]
+        assert (dnsmasq / "dhcp-hosts").read_text() == "# old\n52:54:00:00:00:00,drucker,10.0.0.20\n"
+        # no validate guards the hosts file: only a confirmed, complete upload may replace it
+        assert files["hosts"]["status"] == "failed"
+        assert (dnsmasq / "hosts").read_text() == "# old\n10.0.0.20 drucker\n"
         assert temp_files(full) == []
-        assert files["smb.conf"]["status"] == "changed"
+        assert files["smb.conf"]["status"] == "changed" and files["schule.conf"]["status"] == "changed"
         assert "reload-dnsmasq" not in host["handlers"] and "reload-smbd" in host["handlers"]
         assert hosts["fs1"]["status"] == "changed" and targets(other) == expected["fs1"]
 

@@ -28,13 +28,15 @@ class District(County):
             handle.write(
                 f'\n[ssh]\nkey_file = "{key}"\nknown_hosts = "{known_hosts}"\n'
                 f"connect_timeout = 3\ncommand_timeout = 20\n\n"
-                f'[templates]\ndir = "{REPO_TEMPLATES}"\n'
+                f'[templates]\ndir = "{REPO_TEMPLATES}"\n\n'
+                f'[servers]\nsecrets_dir = "{root / "server-secrets"}"\n\n'
+                '[samba]\nenabled = true\ndomain_name = "LKTEST"\ndomain_sid = "S-1-5-21-1111-2222-3333"\n'
             )
         self.host_roots: dict[str, Path] = {}
         for number, school in enumerate(self.schools):
             host = hosts[number]
             host_root = root / "hosts" / school
-            host_root.mkdir(parents=True)
+            (host_root / "etc/sssd/conf.d").mkdir(parents=True)  # as Debian's sssd-common has it
             self.host_roots[school] = host_root
             with (root / "schools" / f"{school}.toml").open("a", encoding="utf-8") as handle:
                 handle.write(f"""
@@ -47,6 +49,8 @@ root = "{host_root}"
 
 [servers.handler_commands]
 reload-smbd = "echo reload-smbd >> {host_root}/handlers.log"
+restart-smbd = "echo restart-smbd >> {host_root}/handlers.log"
+store-samba-ldap-secret = "echo store-samba-ldap-secret >> {host_root}/handlers.log"
 restart-sssd = "echo restart-sssd >> {host_root}/handlers.log"
 
 [servers.validate_commands]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from schulit.devservers.slapd import Providers, Slapd
+from schulit.devservers.slapd import Providers, Slapd, samba_schema
 
 TEST_BASE_DN = "dc=lk-test,dc=schule,dc=example"
 
@@ -22,9 +22,13 @@ def _require_slapd() -> None:
 
 @pytest.fixture
 def slapd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Slapd]:
-    """A fresh, empty slapd (no base entry yet) for one test; fast (dbnosync), killed afterwards."""
+    """A fresh, empty slapd (no base entry yet) for one test; fast (dbnosync), killed afterwards. It knows
+    Samba's schema too (for inventories with ``[samba] enabled``)."""
     _require_slapd()
-    server = Slapd(tmp_path_factory.mktemp("slapd"), base_dn=TEST_BASE_DN, durable=False).start()
+    folder = tmp_path_factory.mktemp("slapd")
+    server = Slapd(
+        folder, base_dn=TEST_BASE_DN, durable=False, extra_schemas=(samba_schema(folder / "schema"),)
+    ).start()
     yield server
     server.stop(kill=True)
 

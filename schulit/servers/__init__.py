@@ -1,0 +1,1 @@
+"""School servers' own directory identities: one read-only service account per server, and its secret."""
