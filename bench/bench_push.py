@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import timed
 from schulit.configs import push_configs
+from schulit.devservers.slapd import Slapd
 from schulit.devservers.sshd import Sshd, make_key
 from schulit.inventory import load_inventory
 
@@ -64,7 +65,9 @@ def write_templates(folder: Path, files: int) -> None:
     (role / "files.toml").write_text("\n".join(entries) + '\n[handlers]\nreload = "true"\n')
 
 
-def write_inventory(root: Path, hosts: list[Sshd], key: Path, known_hosts: Path, forks: int) -> Path:
+def write_inventory(
+    root: Path, hosts: list[Sshd], key: Path, known_hosts: Path, forks: int, slapd: Slapd
+) -> Path:
     (root / "schools").mkdir(parents=True)
     (root / "rosters").mkdir()
     (root / "county.toml").write_text(f"""
@@ -73,9 +76,14 @@ name = "Benchmarkkreis"
 short_name = "lk-bench"
 
 [directory]
-url = "ldap://127.0.0.1:1"
-base_dn = "dc=bench,dc=example"
-bind_dn = "cn=admin,dc=bench,dc=example"
+url = "{slapd.url}"
+base_dn = "{slapd.base_dn}"
+bind_dn = "{slapd.bind_dn}"
+password_file = "{slapd.password_file}"
+allow_plaintext_loopback = true
+
+[servers]
+secrets_dir = "{root / "secrets"}"
 
 [ssh]
 key_file = "{key}"
@@ -209,6 +217,8 @@ def main() -> int:
         root = Path(tmp)
         key = make_key(root / "client" / "id_ed25519", "bench")
         hosts: list[Sshd] = []
+        # configs render from the directory (the schools' live state): a throwaway slapd, initialised
+        slapd = Slapd(root / "slapd", base_dn="dc=bench,dc=example", durable=False).start()
         try:
             for number in range(args.hosts):
                 host = Sshd(root / "sshd" / f"h{number:02d}", f"127.0.30.{number + 1}").start()
@@ -216,7 +226,13 @@ def main() -> int:
                 hosts.append(host)
             known_hosts = root / "known_hosts"
             known_hosts.write_text("".join(h.known_hosts_line() + "\n" for h in hosts))
-            inventory = load_inventory(write_inventory(root / "inv", hosts, key, known_hosts, args.forks))
+            inventory_dir = write_inventory(root / "inv", hosts, key, known_hosts, args.forks, slapd)
+            subprocess.run(
+                [sys.executable, "-m", "schulit", "--inventory", str(inventory_dir), "directory", "init"],
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+            inventory = load_inventory(inventory_dir)
 
             bare_loop(hosts, key, known_hosts, args.forks)  # warm-up (sshd's first fork, page cache)
             with timed("bare", results):
@@ -237,6 +253,7 @@ def main() -> int:
         finally:
             for host in hosts:
                 host.stop()
+            slapd.stop(kill=True)
     print(f"hosts {args.hosts}, files per host 10, forks {args.forks}")
     print(f"bare paramiko loop (connect, stat, close): {results['bare']:.2f} s")
     print(f"schulit first push (all written):          {results['first']:.2f} s")

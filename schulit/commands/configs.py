@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import click
+import ldap3
 
 from schulit.configs.push import format_recap, push_configs, select_servers, tty_progress
 from schulit.configs.render import render_hosts
@@ -45,7 +46,7 @@ def render(app: AppContext, limits: tuple[str, ...], output: Path) -> None:
     """
     inventory = app.inventory()
     failures = 0
-    with connected(inventory.directory) as connection:
+    with connected(inventory.directory, strategy=ldap3.SYNC, bulk_read=True) as connection:
         rendered = render_hosts(inventory, select_servers(inventory, limits), connection)
     for item in rendered:
         if isinstance(item, tuple):

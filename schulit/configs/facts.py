@@ -12,7 +12,7 @@ import ldap3
 from ldap3.utils.conv import escape_filter_chars
 
 from schulit.accounts.model import ACCOUNT_ATTRIBUTES, GROUP_ATTRIBUTES, KEY_PREFIX, ActualAccount
-from schulit.accounts.schema import parse_account, parse_group
+from schulit.accounts.schema import home_school_of, parse_account, parse_group
 from schulit.directory.layout import Layout
 from schulit.directory.read import paged
 
@@ -51,6 +51,44 @@ def read_school_state(connection: ldap3.Connection, layout: Layout, school_id: s
         if account.deactivated_on is None:
             state["pupils" if account.role == "pupil" else "teachers"].append(person_fact(account))
     return state
+
+
+def read_school_states(
+    connection: ldap3.Connection, layout: Layout, school_ids: list[str]
+) -> dict[str, dict[str, Any]]:
+    """``read_school_state`` of many schools with two searches in all (class groups below ou=schools, and
+    the accounts of any of the schools), not two per school: a push to 40 schools' servers reads once."""
+    if layout.flavour == "samba-ad" or len(school_ids) < 2:
+        return {school_id: read_school_state(connection, layout, school_id) for school_id in school_ids}
+    states = {school_id: empty_state(school_id) for school_id in school_ids}
+    for dn, attributes in paged(connection, layout.schools_dn, "(objectClass=posixGroup)", GROUP_ATTRIBUTES):
+        group = parse_group(dn, attributes)
+        state = states.get(home_school_of(dn, layout))
+        if state is None or not group.managed or group.name in set(state["groups"].values()):
+            continue
+        prefix = state["groups"]["pupils"].removesuffix("pupils")
+        if group.name.startswith(prefix) and dn.lower().startswith(f"cn={group.name.lower()},ou=groups,"):
+            state["classes"].append(
+                {"name": group.name[len(prefix) :], "group": group.name, "members": sorted(group.members)}
+            )
+    schools = "".join(f"(departmentNumber={escape_filter_chars(school_id)})" for school_id in school_ids)
+    search_filter = (
+        f"(&(objectClass=posixAccount)(employeeNumber={escape_filter_chars(KEY_PREFIX)}*)(|{schools}))"
+    )
+    accounts = [
+        parse_account(dn, attributes, layout)
+        for dn, attributes in paged(connection, layout.base_dn, search_filter, ACCOUNT_ATTRIBUTES)
+    ]
+    for account in sorted(accounts, key=lambda a: a.login):
+        if account.deactivated_on is not None:
+            continue
+        role = "pupils" if account.role == "pupil" else "teachers"
+        for school_id in account.schools:
+            if school_id in states:
+                states[school_id][role].append(person_fact(account))
+    for state in states.values():
+        state["classes"].sort(key=lambda c: c["name"])
+    return states
 
 
 def empty_state(school_id: str) -> dict[str, Any]:

@@ -35,6 +35,8 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any
 
+import ldap3
+
 from schulit.audit import AuditLog
 from schulit.configs.render import Folder, HostFiles, RenderedFile, render_hosts
 from schulit.configs.transport import (
@@ -465,7 +467,9 @@ def push_configs(
             if changes:
                 with AuditLog(inventory.audit_log, "configs push") as audit:
                     apply_identities(connection, inventory, changes, store, audit)
-        rendered = render_hosts(inventory, servers, connection)
+    # the schools' state in bulk: a plain SYNC connection whose answers schulit decodes itself
+    with connected(inventory.directory, strategy=ldap3.SYNC, bulk_read=True) as reader:
+        rendered = render_hosts(inventory, servers, reader)
     if server_secrets is None:
         server_secrets = {s.name: v for s in servers if (v := store.read(s.name)) is not None}
     results: list[HostResult] = []

@@ -20,7 +20,7 @@ import ldap3
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from ldap3.utils.conv import escape_filter_chars
 
-from schulit.configs.facts import read_school_state
+from schulit.configs.facts import read_school_states
 from schulit.configs.manifest import FileSpec, load_manifest
 from schulit.directory.read import first, paged
 from schulit.errors import SchulitError
@@ -71,6 +71,7 @@ def _environment(inventory: Inventory) -> jinja2.Environment:
         loader=jinja2.FileSystemLoader(str(inventory.templates_dir)),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
+        auto_reload=False,  # one render run: the templates do not change under it
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -205,11 +206,10 @@ def render_hosts(
     """Render many hosts, reading each school's state from the directory once; a failure is returned per
     host."""
     environment = _environment(inventory)
-    states: dict[str, dict[str, Any]] = {}
+    school_ids = sorted({server.school_id for server in servers})
+    states = read_school_states(connection, inventory.layout, school_ids)
     results: list[HostFiles | tuple[Server, str]] = []
     for server in servers:
-        if server.school_id not in states:
-            states[server.school_id] = read_school_state(connection, inventory.layout, server.school_id)
         try:
             host = render_host(inventory, server, states[server.school_id], environment)
             results.append(

@@ -27,6 +27,9 @@ from schulit.inventory import Inventory, Server
 from schulit.passwords import hash_password, verify_password
 from schulit.servers.secrets import SecretStore
 
+# A server's secret is 32 random bytes, not a person's password: no hash speed makes it guessable, so the
+# directory stores it salted-SHA1 ({SSHA}) and every push checks it without SHA-512-crypt's 5,000 rounds.
+SECRET_HASH = "ssha"  # noqa: S105 - the name of a hash scheme, not a password
 OBJECT_CLASSES = ["top", "applicationProcess", "simpleSecurityObject"]
 
 
@@ -126,7 +129,7 @@ def apply_identities(
 ) -> list[IdentityChange]:
     """Carry out ``changes``; the local secret is written before the directory holds its hash."""
     done = []
-    scheme = inventory.passwords.hash_scheme
+    scheme = SECRET_HASH
     layout = inventory.layout
     for change in changes:
         if change.action == "remove":
@@ -200,7 +203,7 @@ def rotate_secret(
             connection, inventory, [IdentityChange("create", server.name, dn, server.school_id)], store, audit
         )[0]
     secret = store.create(server.name)
-    _set_hash(connection, dn, hash_password(secret, inventory.passwords.hash_scheme))
+    _set_hash(connection, dn, hash_password(secret, SECRET_HASH))
     audit.record("modify", dn, ["userPassword"])
     return IdentityChange("rotate-secret", server.name, dn, server.school_id)
 
