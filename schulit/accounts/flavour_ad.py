@@ -48,9 +48,16 @@ from schulit.accounts.model import (
 )
 from schulit.accounts.ops import PurgePlan, account_json
 from schulit.accounts.rules import PasswordHolder, managed_counts, over_safety_limit, write_new_passwords
-from schulit.accounts.schema import PERMISSIVE_MODIFY, RESERVATION_CLASSES, home_school_of, marker_date
+from schulit.accounts.schema import (
+    PERMISSIVE_MODIFY,
+    RESERVATION_CLASSES,
+    UPDATE_ATTRIBUTES,
+    home_school_of,
+    marker_date,
+)
 from schulit.audit import AuditLog
 from schulit.directory import ad
+from schulit.directory.connection import check_outcome
 from schulit.directory.layout import MANAGED_DESCRIPTION, Layout, normalise_dn
 from schulit.directory.read import first, paged, values
 from schulit.directory.writer import PipelinedWriter
@@ -76,15 +83,6 @@ GROUP_ATTRIBUTES = ["cn", "gidNumber", "member", "description"]
 USER_CLASSES = ["top", "person", "organizationalPerson", "user"]
 MANAGED_USERS = f"(&(objectClass=user)(employeeNumber={escape_filter_chars(KEY_PREFIX)}*))"
 WINDOW = 64
-UPDATE_ATTRIBUTES = {
-    "first_name": "givenName",
-    "last_name": "sn",
-    "class": "ou",
-    "email": "mail",
-    "schools": "departmentNumber",
-    "gid_number": "gidNumber",
-    "key": "employeeNumber",
-}
 Modification = dict[str, list[tuple[str, list[Any]]]]
 # on a user between its add (disabled, no password) and the modify that sets the password and enables it:
 # a run that died in between leaves it, and the next run plans that person's account again and completes it
@@ -563,12 +561,6 @@ def _deliver(
 
 
 # ---- day-to-day operations ---------------------------------------------------------------------------------
-def _check(outcome: tuple[Any, ...], what: str) -> None:
-    ok, result, _response, _request = outcome
-    if not ok:
-        raise DirectoryError(f"{what}: {result.get('description')} {result.get('message', '')}".strip())
-
-
 def list_accounts(
     connection: ldap3.Connection,
     layout: Layout,
@@ -640,7 +632,7 @@ def lock(
         "description": [(ldap3.MODIFY_REPLACE, [f"{LOCKED_PREFIX}{today.isoformat()}"])],
         "userAccountControl": [(ldap3.MODIFY_REPLACE, [str(control | ad.UAC_DISABLED)])],
     }
-    _check(connection.modify(account.dn, modification), f"locking {account.login}")
+    check_outcome(connection.modify(account.dn, modification), f"locking {account.login}")
     audit.record("modify", account.dn, list(modification))
     return True
 
@@ -655,7 +647,7 @@ def unlock(
     modification: Modification = {"description": [(ldap3.MODIFY_REPLACE, [])]}
     if deactivated is None:
         modification["userAccountControl"] = [(ldap3.MODIFY_REPLACE, [str(control & ~ad.UAC_DISABLED)])]
-    _check(connection.modify(account.dn, modification), f"unlocking {account.login}")
+    check_outcome(connection.modify(account.dn, modification), f"unlocking {account.login}")
     audit.record("modify", account.dn, list(modification))
     return True
 
@@ -677,7 +669,8 @@ def reset_passwords(
     files = _deliver(inventory, holders, passwords, "reset")
     for account, password in zip(accounts, passwords, strict=True):
         modification = password_modification(account.role, password, inventory)
-        _check(connection.modify(account.dn, modification), f"resetting the password of {account.login}")
+        what = f"resetting the password of {account.login}"
+        check_outcome(connection.modify(account.dn, modification), what)
         audit.record("modify", account.dn, list(modification))
     return files
 
@@ -730,13 +723,14 @@ def apply_purge(
             {"cn": account.login, "description": f"{RESERVED_PREFIX}{until.isoformat()}"},
         )
         if not outcome[0] and outcome[1].get("description") != "entryAlreadyExists":
-            _check(outcome, f"reserving {account.login}")
+            check_outcome(outcome, f"reserving {account.login}")
         audit.record("add", reservation, ["cn", "description"])
-        _check(connection.delete(account.dn), f"deleting {account.dn}")  # AD drops its memberships itself
+        # AD drops its memberships itself
+        check_outcome(connection.delete(account.dn), f"deleting {account.dn}")
         audit.record("delete", account.dn)
         deleted.append(account.dn)
     for dn in plan.expired_reservations:
-        _check(connection.delete(dn), f"deleting the expired reservation {dn}")
+        check_outcome(connection.delete(dn), f"deleting the expired reservation {dn}")
         audit.record("delete", dn)
         deleted.append(dn)
     return deleted

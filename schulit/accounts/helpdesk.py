@@ -25,7 +25,7 @@ from schulit.accounts.model import ACCOUNT_ATTRIBUTES, KEY_PREFIX, RESERVED_PREF
 from schulit.accounts.rules import PasswordHolder, write_new_passwords
 from schulit.audit import AuditLog
 from schulit.delivery import DeliveryRecord, rename_login
-from schulit.directory.connection import connected
+from schulit.directory.connection import check_outcome, connected
 from schulit.directory.layout import Layout
 from schulit.directory.read import first, paged, values
 from schulit.errors import SchulitError
@@ -226,7 +226,7 @@ def reset_passwords(
         for account in accounts:
             modification = _password_modification(inventory, account, passwords[account.login])
             try:
-                ops._check(
+                check_outcome(
                     connection.modify(account.dn, modification), f"resetting the password of {account.login}"
                 )
             except SchulitError as exc:
@@ -362,17 +362,17 @@ def rename_account(inventory: Inventory, old: str, new: str, *, today: date | No
         until = day + timedelta(days=inventory.lifecycle.login_retention_days)
         _reserve(connection, layout, old, until, audit)
         rdn = f"uid={escape_rdn(new)}"
-        ops._check(connection.modify_dn(account.dn, rdn, delete_old_dn=True), f"renaming {old} to {new}")
+        check_outcome(connection.modify_dn(account.dn, rdn, delete_old_dn=True), f"renaming {old} to {new}")
         new_dn = f"{rdn},{account.dn.split(',', 1)[1]}"
         audit.record("move", account.dn, ["uid"])
         modification = schema.rename_modification(old, new, _home_directory(connection, new_dn))
         if modification:
-            ops._check(connection.modify(new_dn, modification), f"renaming {old} to {new}")
+            check_outcome(connection.modify(new_dn, modification), f"renaming {old} to {new}")
             audit.record("modify", new_dn, list(modification))
         groups = []
         search_filter = f"(&(objectClass=posixGroup)(memberUid={escape_filter_chars(old)}))"
         for group_dn, attributes in list(paged(connection, layout.base_dn, search_filter, ["cn"])):
-            ops._check(
+            check_outcome(
                 connection.modify(
                     group_dn,
                     schema.membership_modification([new], [old]),
@@ -392,8 +392,8 @@ def _reserve(connection: ldap3.Connection, layout: Layout, login: str, until: da
     outcome = connection.add(dn, schema.RESERVATION_CLASSES, attributes)
     if not outcome[0]:
         if outcome[1].get("description") != "entryAlreadyExists":
-            ops._check(outcome, f"reserving {login}")
-        ops._check(
+            check_outcome(outcome, f"reserving {login}")
+        check_outcome(
             connection.modify(dn, {"description": [(ldap3.MODIFY_REPLACE, [attributes["description"]])]}),
             f"reserving {login}",
         )

@@ -26,17 +26,12 @@ from schulit.accounts.model import (
 )
 from schulit.accounts.rules import PasswordHolder, managed_counts, over_safety_limit, write_new_passwords
 from schulit.audit import AuditLog
+from schulit.directory.connection import check_outcome
 from schulit.directory.layout import Layout
 from schulit.directory.read import first, paged, values
-from schulit.errors import DirectoryError, SafetyLimitError, SchulitError
+from schulit.errors import SafetyLimitError, SchulitError
 from schulit.inventory import Inventory, SambaSettings
 from schulit.passwords import generate_password, hash_password
-
-
-def _check(outcome: tuple[Any, ...], what: str) -> None:
-    ok, result, _response, _request = outcome
-    if not ok:
-        raise DirectoryError(f"{what}: {result.get('description')} {result.get('message', '')}".strip())
 
 
 def list_accounts(
@@ -150,7 +145,7 @@ def lock(
         return False
     password, _ = read_state_attributes(connection, account.dn)
     modification = schema.lock_modification(password, today, samba)
-    _check(connection.modify(account.dn, modification), f"locking {account.login}")
+    check_outcome(connection.modify(account.dn, modification), f"locking {account.login}")
     audit.record("modify", account.dn, list(modification))
     return True
 
@@ -163,7 +158,7 @@ def unlock(
         return False
     password, descriptions = read_state_attributes(connection, account.dn)
     modification = schema.unlock_modification(password, descriptions, samba)
-    _check(connection.modify(account.dn, modification), f"unlocking {account.login}")
+    check_outcome(connection.modify(account.dn, modification), f"unlocking {account.login}")
     audit.record("modify", account.dn, list(modification))
     return True
 
@@ -212,7 +207,8 @@ def set_passwords(
         modification = new_password_modification(
             inventory, passwords[account.login], active=account.state == "active"
         )
-        _check(connection.modify(account.dn, modification), f"resetting the password of {account.login}")
+        what = f"resetting the password of {account.login}"
+        check_outcome(connection.modify(account.dn, modification), what)
         audit.record("modify", account.dn, list(modification))
 
 
@@ -289,9 +285,9 @@ def apply_purge(
             reservation, schema.RESERVATION_CLASSES, schema.reservation_attributes(account.login, until)
         )
         if not outcome[0] and outcome[1].get("description") != "entryAlreadyExists":
-            _check(outcome, f"reserving {account.login}")
+            check_outcome(outcome, f"reserving {account.login}")
         audit.record("add", reservation, ["cn", "description"])
-        _check(connection.delete(account.dn), f"deleting {account.dn}")
+        check_outcome(connection.delete(account.dn), f"deleting {account.dn}")
         audit.record("delete", account.dn)
         deleted.append(account.dn)
     # one modify per group for all its deleted members (the county-wide group has every pupil as a value);
@@ -302,7 +298,7 @@ def apply_purge(
         )
         audit.record("modify", group_dn, ["memberUid"])
     for dn in plan.expired_reservations:
-        _check(connection.delete(dn), f"deleting the expired reservation {dn}")
+        check_outcome(connection.delete(dn), f"deleting the expired reservation {dn}")
         audit.record("delete", dn)
         deleted.append(dn)
     return deleted

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import ldap3
@@ -228,6 +229,13 @@ def connected(settings: DirectorySettings, **kwargs: object) -> Iterator[ldap3.C
         yield connection
     finally:
         disconnect(connection)
+
+
+def check_outcome(outcome: tuple[Any, ...], what: str) -> None:
+    """Raise DirectoryError naming ``what`` unless a SAFE_SYNC operation's ``(ok, result, ...)`` succeeded."""
+    ok, result = outcome[0], outcome[1] or {}
+    if not ok:
+        raise DirectoryError(f"{what}: {result.get('description')} {result.get('message', '')}".strip())
 
 
 def disconnect(connection: ldap3.Connection) -> None:
