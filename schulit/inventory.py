@@ -75,7 +75,9 @@ class DirectorySettings:
     transactions: bool = False  # new accounts in RFC 5805 transactions (README: a slapd 2.5 crash)
     flavour: str = "openldap"  # or "samba-ad": Active Directory objects (schulit.accounts.flavour_ad)
     realm: str = ""  # samba-ad: the Kerberos realm (default: the DC components of base_dn, upper case)
-    password_on_add: bool = False  # samba-ad: a new user's password in its add (Samba) instead of a modify
+    # samba-ad: a new user's password in its add (one write) instead of a modify after it; None = "auto":
+    # in the add when the DC is Samba (its root DSE's vendorName), else a modify (Microsoft AD)
+    password_on_add: bool | None = None
     workgroup: str = ""  # samba-ad: the NetBIOS domain name (default: the realm's first label, upper case)
     client_url: str = ""  # the URL school servers use (default: url)
     client_ca_file: str = ""  # the CA's path on the servers (default /etc/ssl/certs/<short_name>-ca.pem)
@@ -392,6 +394,16 @@ class _Table:
     def boolean(self, key: str, default: bool) -> bool:
         return self._get(key, (bool,), "true or false", False, default)
 
+    def auto_boolean(self, key: str) -> bool | None:
+        """true, false, or "auto" (the default) → None: decided later from what the server says."""
+        value = self._get(key, (bool, str), 'true, false or "auto"', False, "auto")
+        if value == "auto":
+            return None
+        if isinstance(value, str):
+            self.problem(key, f'expected true, false or "auto", got {value!r}')
+            return None
+        return value
+
     def path(self, key: str, base: Path, *, required: bool = False) -> Path | None:
         value = self.string(key, required=required)
         if value is None:
@@ -707,7 +719,7 @@ def _load_directory(table: _Table, root: Path, short_name: str) -> DirectorySett
         transactions=table.boolean("transactions", False),
         flavour=table.string("flavour", "openldap", choices=DIRECTORY_FLAVOURS),
         realm=table.string("realm", ""),
-        password_on_add=table.boolean("password_on_add", False),
+        password_on_add=table.auto_boolean("password_on_add"),
         workgroup=table.string("workgroup", ""),
         client_url=table.string("client_url", url) or url,
         client_ca_file=table.string("client_ca_file", f"/etc/ssl/certs/{short_name}-ca.pem") or "",

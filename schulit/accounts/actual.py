@@ -3,7 +3,8 @@ then the groups and the reservations."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
@@ -14,7 +15,7 @@ from schulit.accounts.model import (
     RESERVED_PREFIX,
     DirectoryState,
 )
-from schulit.accounts.scan import account_units, read_units, scan_in_parallel
+from schulit.accounts.scan import Record, ScanWorker, account_units, read_units
 from schulit.accounts.schema import marker_date, parse_group
 from schulit.directory.init import existing_dns
 from schulit.directory.layout import Layout
@@ -32,9 +33,37 @@ def read_directory(
 ) -> DirectoryState:
     """Read accounts, groups, reservations and containers below the base DN.
 
-    ``parallel_with``: the connection settings for a second process that reads half of the accounts at the
+    ``parallel_with``: the connection settings for a second process that reads part of the accounts at the
     same time (worth it from some thousand accounts on; see ``schulit.accounts.scan``).
     """
+    with reading_directory(connection, layout, today, parallel_with=parallel_with) as finish:
+        return finish()
+
+
+@contextmanager
+def reading_directory(
+    connection: ldap3.Connection,
+    layout: Layout,
+    today: date,
+    *,
+    parallel_with: DirectorySettings | None = None,
+) -> Iterator[Callable[[], DirectoryState]]:
+    """Start the read now and give the function that completes it: with ``parallel_with`` a worker process
+    reads school subtrees meanwhile (while this process reads the rosters, say)."""
+    schools, others = account_units(connection, layout)
+    if parallel_with is None or len(schools) < 2:
+        yield lambda: _state(connection, layout, today, read_units(connection, layout, schools + others))
+        return
+    worker = ScanWorker(parallel_with, layout, schools)
+    try:
+        yield lambda: _state(connection, layout, today, worker.records(connection, others))
+    finally:
+        worker.close()
+
+
+def _state(
+    connection: ldap3.Connection, layout: Layout, today: date, records: Iterable[Record]
+) -> DirectoryState:
     state = DirectoryState(
         accounts={},
         groups={},
@@ -43,15 +72,16 @@ def read_directory(
         used_gid_numbers=set(),
         existing_dns=existing_dns(connection, layout.base_dn),
     )
-
-    schools, others = account_units(connection, layout)
-    if parallel_with is not None and len(schools) > 1:
-        theirs, ours = schools[1::2], schools[0::2] + others
-        records = scan_in_parallel(
-            parallel_with, layout, theirs, lambda: read_units(connection, layout, ours)
-        )
-    else:
-        records = read_units(connection, layout, schools + others)
+    # groups and reservations first: a worker process reads accounts meanwhile
+    for dn, attributes in paged(connection, layout.base_dn, "(objectClass=posixGroup)", GROUP_ATTRIBUTES):
+        group = parse_group(dn, attributes)
+        if group.gid_number:
+            state.used_gid_numbers.add(group.gid_number)
+        state.groups[dn.lower()] = group
+    for _dn, attributes in read_reservations(connection, layout):
+        until = marker_date(values(attributes, "description"), RESERVED_PREFIX)
+        if until is not None and until >= today:
+            state.taken_logins.add(first(attributes, "cn").lower())
     for uids, uid_number, account in records:
         state.taken_logins.update(uids)
         if uid_number is not None:
@@ -63,15 +93,6 @@ def read_directory(
                     f"{state.accounts[account.key].dn} and {account.dn}; remove one by hand"
                 )
             state.accounts[account.key] = account
-    for dn, attributes in paged(connection, layout.base_dn, "(objectClass=posixGroup)", GROUP_ATTRIBUTES):
-        group = parse_group(dn, attributes)
-        if group.gid_number:
-            state.used_gid_numbers.add(group.gid_number)
-        state.groups[dn.lower()] = group
-    for _dn, attributes in read_reservations(connection, layout):
-        until = marker_date(values(attributes, "description"), RESERVED_PREFIX)
-        if until is not None and until >= today:
-            state.taken_logins.add(first(attributes, "cn").lower())
     return state
 
 

@@ -258,8 +258,12 @@ class _Planner:
         )
 
     def keep_or_update(self, account: ActualAccount, person: DesiredPerson | None) -> None:
-        outside = {s for s in account.schools if s not in self.selected}
-        target = tuple(sorted(set(person.schools if person else ()) | outside))
+        schools = account.schools
+        if person is not None and len(schools) == 1 and schools[0] in self.selected:
+            target = person.schools  # the common case, without the set arithmetic (sorted, no repeats)
+        else:
+            outside = {s for s in schools if s not in self.selected}
+            target = tuple(sorted(set(person.schools if person else ()) | outside))
         if not target:
             self.final[account.key] = replace_final(account, active=False)
             if account.deactivated_on is None:

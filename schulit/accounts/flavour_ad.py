@@ -8,7 +8,8 @@ Mapping (``schulit.directory.ad`` has the AD facts):
   Created disabled (514) with ``description: schulit:incomplete``, then one modify sets ``unicodePwd``,
   enables it (512, +65536 where the role's password never expires, ``pwdLastSet = 0`` where it must be
   changed at first logon) and drops the marker; a user a killed run left with the marker is planned again
-  and completed under the same login. ``directory.password_on_add``: all of it in the add.
+  and completed under the same login. ``directory.password_on_add`` (default: on for a Samba DC): all of it
+  in the add.
 - deactivated: disabled bit + ``accountExpires`` = the day (the date is kept there); locked by an admin:
   disabled bit + ``description: schulit:locked=<date>``; enabled again only when neither is left.
 - groups: ``group`` with ``groupType`` global security (school and class groups) or universal security
@@ -436,8 +437,9 @@ def _write_creates(
 ) -> None:
     """Passwords (meeting the domain's policy) → delivery files (0600) → add disabled → password + enable.
 
-    ``directory.password_on_add``: the add carries the password and the enabled state (Samba accepts it;
-    the issue's measurements say Microsoft AD takes ``unicodePwd`` only in a modify, hence not the default).
+    ``directory.password_on_add`` (default "auto": on when the DC is Samba): the add carries the password
+    and the enabled state, one write and one DC transaction per user instead of two. Samba accepts that;
+    Microsoft AD is measured to take ``unicodePwd`` only in a modify, so "auto" keeps the modify there.
     """
     if not creates:
         return
@@ -464,6 +466,9 @@ def _write_creates(
         for c in creates
     ]
     result.delivery_files.extend(_deliver(inventory, holders, passwords, "new"))
+    in_add = inventory.directory.password_on_add
+    if in_add is None:
+        in_add = ad.is_samba(context.reader)
     pipeline = context.pipeline
     wire = pipeline.wire
     unfinished = {
@@ -491,7 +496,7 @@ def _write_creates(
             modification["description"] = [(ldap3.MODIFY_REPLACE, [])]
             pipeline.send(change, "modify", dn, modification, lambda d=dn, m=modification: wire.modify(d, m))
             continue
-        if inventory.directory.password_on_add:  # one request and one transaction on the DC per user
+        if in_add:  # one request and one transaction on the DC per user
             attributes["userAccountControl"] = str(_control_value(role, inventory, disabled=False))
             attributes["unicodePwd"] = ad.unicode_pwd(password)
             if role in inventory.passwords.change_at_first_logon:

@@ -23,7 +23,8 @@ import pickle
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import Iterator
 from typing import Any
 
 import ldap3
@@ -39,6 +40,7 @@ from schulit.inventory import DirectorySettings
 ACCOUNT_FILTER = "(|(objectClass=posixAccount)(uid=*))"
 Unit = tuple[str, str]  # (search base, scope)
 Record = tuple[tuple[str, ...], int | None, ActualAccount | None]  # lower-case uids, uidNumber, account
+WORKER_QUEUE = 2  # units sent to the worker ahead, so it never waits for the next one
 
 
 def account_units(connection: ldap3.Connection, layout: Layout) -> tuple[list[Unit], list[Unit]]:
@@ -93,78 +95,120 @@ def read_units(connection: ldap3.Connection, layout: Layout, units: list[Unit]) 
             ) from None
 
 
-def scan_in_parallel(
-    settings: DirectorySettings,
-    layout: Layout,
-    theirs: list[Unit],
-    read_here: Callable[[], Iterator[Record]],
-) -> Iterator[Record]:
-    """Yield every record: ``theirs`` read by a worker process, the rest by ``read_here`` meanwhile."""
-    worker = subprocess.Popen(
-        [sys.executable, "-P", "-m", "schulit.accounts.scan"],  # -P: cwd not on sys.path
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-    )
-    received: list[Record] = []
-    failure: list[str] = []
+class ScanWorker:
+    """A second process that reads school subtrees from a queue shared with this process.
 
-    def collect() -> None:
-        assert worker.stdout is not None
+    Started before the rosters are read, so the directory read overlaps them; whichever process is free
+    takes the next unit (the worker is sent one more whenever it returns one, this process takes them in
+    ``read_here``), so neither waits for the other however the work is split. Records come back in unit
+    order, whoever read them: the same directory gives the same state in the same order.
+    """
+
+    def __init__(self, settings: DirectorySettings, layout: Layout, units: list[Unit]):
+        self.layout = layout
+        self.units = units
+        self.queue: deque[int] = deque(range(len(units)))  # indices of units nobody has taken yet
+        self.results: dict[int, list[Record]] = {}
+        self.failure: list[str] = []
+        self.process = subprocess.Popen(
+            [sys.executable, "-P", "-m", "schulit.accounts.scan"],  # -P: cwd not on sys.path
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        self.collector = threading.Thread(target=self._collect, daemon=True)
+        try:
+            self._send((settings, layout.base_dn))
+            for _ in range(WORKER_QUEUE):
+                self._send_next()
+        except OSError:
+            self.failure.append("the directory read in the worker process could not be started")
+        self.collector.start()
+
+    def _send(self, message: Any) -> None:
+        assert self.process.stdin is not None
+        pickle.dump(message, self.process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+        self.process.stdin.flush()
+
+    def _send_next(self) -> None:
+        """The next unit nobody has taken, or None: no more work."""
+        try:
+            index = self.queue.popleft()
+        except IndexError:
+            self._send(None)
+            return
+        self._send((index, self.units[index]))
+
+    def _collect(self) -> None:
+        assert self.process.stdout is not None
         try:
             while True:
-                kind, payload = pickle.load(worker.stdout)  # noqa: S301 - our own child's output
+                kind, payload = pickle.load(self.process.stdout)  # noqa: S301 - our own child's output
                 if kind == "done":
                     return
                 if kind == "error":
-                    failure.append(payload)
+                    self.failure.append(payload)
                     return
-                received.extend(
+                index, records = payload
+                with contextlib.suppress(OSError):  # it may have stopped after an error; read that first
+                    self._send_next()
+                self.results[index] = [
                     (uids, number, ActualAccount(*fields) if fields else None)
-                    for uids, number, fields in payload
-                )
-        except (EOFError, pickle.UnpicklingError):
-            failure.append("the directory read in the worker process ended without a result")
+                    for uids, number, fields in records
+                ]
+        except (EOFError, pickle.UnpicklingError, OSError):
+            self.failure.append("the directory read in the worker process ended without a result")
 
-    collector = threading.Thread(target=collect, daemon=True)
-    try:
-        assert worker.stdin is not None
-        pickle.dump((settings, layout.base_dn, theirs), worker.stdin)
-        worker.stdin.close()
-        collector.start()
-        yield from read_here()
-        collector.join()
-        if failure:
-            raise DirectoryError(failure[0])
-        yield from received
-    finally:
-        if worker.poll() is None:
-            worker.kill()
-        worker.wait()
-        if collector.is_alive():
-            collector.join(timeout=5)
-        if worker.stdout is not None:
-            with contextlib.suppress(OSError):
-                worker.stdout.close()
+    def records(self, connection: ldap3.Connection, others: list[Unit]) -> Iterator[Record]:
+        """Read units here until none is left, then ``others``; yield every record in unit order."""
+        while True:
+            try:
+                index = self.queue.popleft()
+            except IndexError:
+                break
+            self.results[index] = list(read_units(connection, self.layout, [self.units[index]]))
+        rest = list(read_units(connection, self.layout, others))
+        self.collector.join()
+        if self.failure:
+            raise DirectoryError(self.failure[0])
+        for index in range(len(self.units)):
+            yield from self.results.pop(index)
+        yield from rest
+
+    def close(self) -> None:
+        """Stop the worker if it still runs (an error here, or the caller gave up)."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        if self.collector.is_alive():
+            self.collector.join(timeout=5)
+        for stream in (self.process.stdin, self.process.stdout):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
 
 
 def _worker() -> None:
-    """Read the given units; write ("records", [...]) per unit, then ("done", None) or ("error", message)."""
+    """Read units as they are sent (index, unit), None ending; write ("records", (index, [...])) for each,
+    then ("done", None), or ("error", message) and stop."""
     from schulit.directory.connection import connect
     from schulit.errors import SchulitError
 
     gc.disable()  # millions of small acyclic objects: see schulit.accounts.service._collector_paused
-    settings, base_dn, units = pickle.load(sys.stdin.buffer)  # noqa: S301 - from our parent
+    source = sys.stdin.buffer
+    settings, base_dn = pickle.load(source)  # noqa: S301 - from our parent
     layout = Layout(base_dn)
     out = sys.stdout.buffer
     try:
         connection = connect(settings, strategy=ldap3.SYNC, bulk_read=True)
         try:
-            for unit in units:
+            while (message := pickle.load(source)) is not None:  # noqa: S301 - from our parent
+                index, unit = message
                 records = [
                     (uids, number, tuple(vars(account).values()) if account is not None else None)
                     for uids, number, account in read_units(connection, layout, [unit])
                 ]
-                pickle.dump(("records", records), out, protocol=pickle.HIGHEST_PROTOCOL)
+                pickle.dump(("records", (index, records)), out, protocol=pickle.HIGHEST_PROTOCOL)
+                out.flush()
         finally:
             connection.unbind()
         result: tuple[str, Any] = ("done", None)

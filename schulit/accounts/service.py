@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import os
@@ -16,7 +17,7 @@ from typing import Any
 import ldap3
 
 from schulit.accounts import ops
-from schulit.accounts.actual import read_directory
+from schulit.accounts.actual import reading_directory
 from schulit.accounts.apply import ApplyResult, apply_plan
 from schulit.accounts.desired import build_desired
 from schulit.accounts.diff import plan_changes
@@ -123,7 +124,7 @@ def _format_of(path: Path, configured: str, role: str) -> str:
     return "oneroster" if path.is_dir() or path.suffix.lower() == ".zip" else "csv"
 
 
-PARALLEL_SCAN_FROM = 5000  # roster persons from which the directory is read by two processes
+PARALLEL_SCAN_FROM = 256 * 1024  # roster bytes (~5,000 rows) from which two processes read the directory
 
 
 def compute_plan(
@@ -165,21 +166,38 @@ def _compute_plan(
 ) -> Plan:
     today = options.today or date.today()
     schools = selected_schools(inventory, options.schools)
-    with ProgressBar("reading rosters", len(schools)) as bar:
-        desired = build_desired(
-            inventory,
-            schools,
-            options.roster_overrides,
-            options.skip_bad_rows,
-            progress=bar.update if show_progress else None,
-        )
-    parallel = parallel_read and len(desired.persons) >= PARALLEL_SCAN_FROM
-    actual = _read_actual(inventory, connection, today, parallel)
+    size = roster_bytes(inventory, schools, options.roster_overrides)
+    parallel = parallel_read and size >= PARALLEL_SCAN_FROM
+    # the directory read starts first: with a worker process it goes on while the rosters are read here
+    with _reading_actual(inventory, connection, today, parallel) as finish_read:
+        with ProgressBar("reading rosters", len(schools)) as bar:
+            desired = build_desired(
+                inventory,
+                schools,
+                options.roster_overrides,
+                options.skip_bad_rows,
+                progress=bar.update if show_progress else None,
+            )
+        actual = finish_read()
     plan = plan_changes(
         inventory, desired, actual, today, force=options.force, confirmed_renames=options.confirmed_renames
     )
     plan.computed_from = actual
     return plan
+
+
+def roster_bytes(
+    inventory: Inventory, schools: Sequence[str], overrides: Mapping[str, tuple[RosterSource, ...]]
+) -> int:
+    """The size of the schools' roster files (folders: their files), an estimate of the persons to come."""
+    total = 0
+    for school_id in schools:
+        for source in overrides.get(school_id, inventory.school(school_id).rosters):
+            paths = source.path.rglob("*") if source.path.is_dir() else [source.path]
+            for path in paths:
+                with contextlib.suppress(OSError):
+                    total += path.stat().st_size if path.is_file() else 0
+    return total
 
 
 def _flavour(inventory: Inventory) -> ModuleType:
@@ -194,15 +212,26 @@ def _flavour(inventory: Inventory) -> ModuleType:
     return ops
 
 
+@contextmanager
+def _reading_actual(
+    inventory: Inventory, connection: ldap3.Connection, today: date, parallel: bool
+) -> Iterator[Callable[[], DirectoryState]]:
+    """Start reading the directory; the function given completes the read."""
+    if inventory.directory.flavour == "samba-ad":
+        yield lambda: _flavour(inventory).read_directory(connection, inventory.layout, today)
+        return
+    parallel = parallel and (os.cpu_count() or 1) > 1
+    with reading_directory(
+        connection, inventory.layout, today, parallel_with=inventory.directory if parallel else None
+    ) as finish:
+        yield finish
+
+
 def _read_actual(
     inventory: Inventory, connection: ldap3.Connection, today: date, parallel: bool
 ) -> DirectoryState:
-    if inventory.directory.flavour == "samba-ad":
-        return _flavour(inventory).read_directory(connection, inventory.layout, today)
-    parallel = parallel and (os.cpu_count() or 1) > 1
-    return read_directory(
-        connection, inventory.layout, today, parallel_with=inventory.directory if parallel else None
-    )
+    with _reading_actual(inventory, connection, today, parallel) as finish:
+        return finish()
 
 
 def plan_exit_code(plan: Plan) -> int:

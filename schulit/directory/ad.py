@@ -117,6 +117,19 @@ class DomainPolicy:
     history: int = 24
 
 
+def is_samba(connection: ldap3.Connection) -> bool:
+    """Whether the DC is Samba: its root DSE names the vendor (``vendorName: Samba Team ...``); Microsoft AD
+    publishes no vendorName."""
+    outcome = connection.search("", "(objectClass=*)", ldap3.BASE, attributes=["vendorName"])
+    response = outcome[2] if isinstance(outcome, tuple) else connection.response
+    for entry in response or []:
+        if entry.get("type") == "searchResEntry":
+            vendor = entry["attributes"].get("vendorName") or []
+            vendor = vendor if isinstance(vendor, list) else [vendor]
+            return any(str(v).startswith("Samba") for v in vendor)
+    return False
+
+
 def read_domain_policy(connection: ldap3.Connection, domain_dn: str) -> DomainPolicy:
     """The password policy on the domain object (``minPwdLength``, ``pwdProperties``, ...)."""
     outcome = connection.search(

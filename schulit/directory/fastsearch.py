@@ -46,9 +46,13 @@ PAGED_RESULTS = b"1.2.840.113556.1.4.319"
 NO_SUCH_OBJECT = 32
 
 
-def decode_entry(data: bytes, start: int, end: int, names: dict[str, str]) -> Entry:
+def decode_entry(
+    data: bytes, start: int, end: int, names: dict[str, str], spelt: dict[bytes, str] | None = None
+) -> Entry:
     """A SearchResultEntry's content → (dn, {attribute: [values]}); attribute names as the caller asked.
 
+    ``names``: lower-case name → the caller's spelling; ``spelt``: the same keyed by the name's bytes as the
+    caller spelt it (what servers send back), which saves decoding and lower-casing each name.
     Every value must be UTF-8 text (schulit reads no binary attribute); an attribute may appear once.
     Raises MalformedAnswer otherwise, or for any element that is not where and what RFC 4511 says.
     """
@@ -61,22 +65,39 @@ def decode_entry(data: bytes, start: int, end: int, names: dict[str, str]) -> En
         dn = data[dn_start:dn_end].decode("utf-8")
     except UnicodeDecodeError:
         raise MalformedAnswer("the DN of an entry is not UTF-8 text") from None
+    spelt = spelt or {}
     name = None
     try:
         while position < attributes_end:
-            _tag, content, next_position = header(data, position, attributes_end, SEQUENCE)
-            _tag, name_start, name_end = header(data, content, next_position, OCTET_STRING)
-            _tag, value, values_end = header(data, name_end, next_position, SET)
+            # The three headers of an attribute (SEQUENCE, its name, the SET of values) inlined for the
+            # common short form, the hot loop of a directory read; anything else goes through ``header``.
+            size = data[position + 1] if position + 2 <= attributes_end else 0x80
+            content = position + 2
+            next_position = content + size
+            if size >= 0x80 or data[position] != SEQUENCE or next_position > attributes_end:
+                _tag, content, next_position = header(data, position, attributes_end, SEQUENCE)
+            size = data[content + 1] if content + 2 <= next_position else 0x80
+            name_start = content + 2
+            name_end = name_start + size
+            if size >= 0x80 or data[content] != OCTET_STRING or name_end > next_position:
+                _tag, name_start, name_end = header(data, content, next_position, OCTET_STRING)
+            size = data[name_end + 1] if name_end + 2 <= next_position else 0x80
+            value = name_end + 2
+            values_end = value + size
+            if size >= 0x80 or data[name_end] != SET or values_end > next_position:
+                _tag, value, values_end = header(data, name_end, next_position, SET)
             if values_end != next_position:
                 raise MalformedAnswer(f"unexpected bytes at {values_end} after the values of an attribute")
             name = None
-            name = data[name_start:name_end].decode("utf-8")
-            key = names.get(name.lower(), name)
+            key = spelt.get(data[name_start:name_end])
+            if key is None:
+                name = data[name_start:name_end].decode("utf-8")
+                key = names.get(name.lower(), name)
             if key in attributes:
-                raise MalformedAnswer(f"attribute {name} twice in one entry")
+                raise MalformedAnswer(f"attribute {name or key} twice in one entry")
+            name = name or key
             found: list[str] = []
             while value < values_end:
-                # ``header`` inlined for the common short value (the hot loop of a directory read)
                 size = data[value + 1] if value + 2 <= values_end else 0x80
                 if size < 0x80 and data[value] == OCTET_STRING and value + 2 + size <= values_end:
                     value_start = value + 2
@@ -157,6 +178,7 @@ def paged_search(
     """
     reader = MessageReader(connection)
     names = {name.lower(): name for name in attributes}
+    spelt = {name.encode("utf-8"): name for name in attributes}
     cookie: bytes | None = b""
     complete = False
     try:
@@ -174,7 +196,7 @@ def paged_search(
                     raise DirectoryError(f"an answer to request {answered} arrived, not to {message_id}")
                 if operation == SEARCH_RESULT_ENTRY:
                     entries += 1
-                    yield decode_entry(data, start, end, names)
+                    yield decode_entry(data, start, end, names, spelt)
                 elif operation == SEARCH_RESULT_DONE:
                     cookie = _done(data, start, end, message_end)
                     break

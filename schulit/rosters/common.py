@@ -98,11 +98,13 @@ class RowCollector:
         commas, spaces or ``/``, and from ``classes`` (one label each, e.g. OneRoster enrollments).
         ``login``: a login the source system already gave the person (migration); kept as it is.
         """
-        for name, value in values.items():
-            if CONTROL.search(value):
-                return self.reject(line, name, "contains control characters (newline, NUL, ...)")
-            if len(value) > MAX_FIELD:
-                return self.reject(line, name, f"longer than {MAX_FIELD} characters")
+        fields = values.values()
+        if CONTROL.search("".join(fields)) or max(map(len, fields), default=0) > MAX_FIELD:
+            for name, value in values.items():  # which field (rare: one search over the row first)
+                if CONTROL.search(value):
+                    return self.reject(line, name, "contains control characters (newline, NUL, ...)")
+                if len(value) > MAX_FIELD:
+                    return self.reject(line, name, f"longer than {MAX_FIELD} characters")
         first = clean_name(values.get("first_name", ""))
         last = clean_name(values.get("last_name", ""))
         if not first:

@@ -160,7 +160,7 @@ def csv_rows(lines: list[str], start: int, delimiter: str, file: str) -> Iterato
         for row in reader:
             line = start + consumed + 1
             consumed = reader.line_num
-            if any(cell.strip() for cell in row):
+            if "".join(row).strip():
                 yield line, row
     except csv.Error as exc:
         raise RosterError(f"{file}:{start + consumed + 1}: unreadable CSV: {exc}") from None

@@ -612,7 +612,7 @@ def test_directory_read_split_across_two_processes_sees_exactly_the_same(county:
     inventory = load_inventory(county.root, {})
     settings = inventory.directory
     layout = Layout(settings.base_dn)
-    connection = connect(settings)
+    connection = connect(settings, strategy=ldap3.SYNC, bulk_read=True)  # as a sync reads
     try:
         single = read_directory(connection, layout, date.today())
         split = read_directory(connection, layout, date.today(), parallel_with=settings)
@@ -620,8 +620,39 @@ def test_directory_read_split_across_two_processes_sees_exactly_the_same(county:
         connection.unbind()
     assert len(single.accounts) == 44  # 41 + 1 pupils, 2 teachers
     assert split.accounts == single.accounts
+    assert list(split.accounts) == list(single.accounts)  # the same order, whichever process read a school
     assert split.taken_logins == single.taken_logins and "hausmeister" in split.taken_logins
     assert split.used_uid_numbers == single.used_uid_numbers and 5555 in split.used_uid_numbers
+
+
+def test_directory_read_fails_loudly_when_the_second_process_cannot_read(
+    county: County, tmp_path: Path
+) -> None:
+    """A worker that cannot bind (here: a wrong password) ends the read with its error: no school it was
+    given may go missing silently (its accounts would look like leavers)."""
+    from dataclasses import replace
+    from datetime import date
+
+    from schulit.accounts.actual import read_directory
+    from schulit.directory.layout import Layout
+    from schulit.errors import DirectoryError
+
+    assert county.sync().exit_code == 0
+    settings = load_inventory(county.root, {}).directory
+    wrong = tmp_path / "wrong.password"
+    wrong.write_text("not-the-password\n")
+    wrong.chmod(0o600)
+    connection = connect(settings)
+    try:
+        with pytest.raises(DirectoryError, match=r"bind as .* failed: invalidCredentials"):
+            read_directory(
+                connection,
+                Layout(settings.base_dn),
+                date.today(),
+                parallel_with=replace(settings, password_file=wrong),
+            )
+    finally:
+        connection.unbind()
 
 
 def big_school(county: County, pupils: int) -> None:

@@ -294,16 +294,19 @@ def test_ad_first_sync_creates_users_and_groups_then_changes_nothing(ad_county: 
     assert builtins_after == builtins_before
 
 
-@pytest.mark.parametrize("password_on_add", [False, True], ids=["add-then-modify", "password-on-add"])
+@pytest.mark.parametrize("password_on_add", ["false", "true", "auto"])
 def test_ad_letter_password_works_for_ldap_kerberos_and_smb_and_must_change_is_enforced(
-    ad_county: ADCounty, password_on_add: bool
+    ad_county: ADCounty, password_on_add: str
 ) -> None:
     county = ad_county
     dc = county.dc
-    in_add = f"password_on_add = {'true' if password_on_add else 'false'}"
+    in_add = f"password_on_add = {password_on_add}" if password_on_add != "auto" else ""
     county.configure("change_at_first_logon = false\nnever_expire = {pupil = true}", in_add)
     assert county.sync().exit_code == 0
     password = county.deliveries()["lea.mueller"]["password"]
+    # one write per user when the password is in the add; "auto" finds the DC to be Samba and does that
+    created, changed = county.text("lea.mueller", "uSNCreated"), county.text("lea.mueller", "uSNChanged")
+    assert (created == changed) is (password_on_add != "false"), (created, changed)
     assert county.text("lea.mueller", "pwdLastSet") != ["0"]
     assert county.text("lea.mueller", "userAccountControl") == ["66048"]  # the password never expires
     assert county.text("anja.schroeder", "userAccountControl") == ["512"]

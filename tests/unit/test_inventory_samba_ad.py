@@ -36,6 +36,7 @@ def test_samba_ad_defaults_realm_and_workgroup_from_the_base_dn(tmp_path: Path) 
     assert inventory.directory.flavour == "samba-ad"
     assert inventory.directory.realm == "AD.LK-TEST.EXAMPLE"
     assert inventory.directory.workgroup == "AD"
+    assert inventory.directory.password_on_add is None  # "auto": decided from the DC's root DSE
     assert inventory.layout.account_dn("gs-a", "pupil", "lea.mueller") == (
         f"CN=lea.mueller,ou=pupils,ou=gs-a,ou=schools,{AD_BASE}"
     )
@@ -71,6 +72,12 @@ def test_samba_ad_explicit_settings(tmp_path: Path) -> None:
             "passwords.change_at_first_logon: expected",
         ),
         ("", "never_expire = {parent = true}", "ldaps://127.0.12.1", "passwords.never_expire: expected"),
+        (
+            'password_on_add = "yes"',
+            "",
+            "ldaps://127.0.12.1",
+            'directory.password_on_add: expected true, false or "auto"',
+        ),
     ],
 )
 def test_samba_ad_bad_settings_name_file_and_key(
