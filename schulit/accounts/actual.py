@@ -10,12 +10,8 @@ from typing import Any
 
 import ldap3
 
-from schulit.accounts.model import (
-    GROUP_ATTRIBUTES,
-    RESERVED_PREFIX,
-    DirectoryState,
-)
-from schulit.accounts.scan import Record, ScanWorker, account_units, read_units
+from schulit.accounts.model import GROUP_ATTRIBUTES, RESERVED_PREFIX, ActualGroup, DirectoryState
+from schulit.accounts.scan import GROUP_FILTER, Record, ScanWorker, account_units, read_units
 from schulit.accounts.schema import marker_date, parse_group
 from schulit.directory.init import existing_dns
 from schulit.directory.layout import Layout
@@ -56,14 +52,20 @@ def reading_directory(
         return
     worker = ScanWorker(parallel_with, layout, schools)
     try:
-        yield lambda: _state(connection, layout, today, worker.records(connection, others))
+        yield lambda: _state(connection, layout, today, worker.records(connection, others), worker.groups)
     finally:
         worker.close()
 
 
 def _state(
-    connection: ldap3.Connection, layout: Layout, today: date, records: Iterable[Record]
+    connection: ldap3.Connection,
+    layout: Layout,
+    today: date,
+    records: Iterable[Record],
+    groups_read: Callable[[], list[ActualGroup] | None] = lambda: None,
 ) -> DirectoryState:
+    """The directory state from the account records; groups as ``groups_read`` has them (a worker's read),
+    or read here."""
     state = DirectoryState(
         accounts={},
         groups={},
@@ -73,11 +75,16 @@ def _state(
         existing_dns=existing_dns(connection, layout.base_dn),
     )
     # groups and reservations first: a worker process reads accounts meanwhile
-    for dn, attributes in paged(connection, layout.base_dn, "(objectClass=posixGroup)", GROUP_ATTRIBUTES):
-        group = parse_group(dn, attributes)
+    groups = groups_read()
+    if groups is None:
+        groups = [
+            parse_group(dn, attributes)
+            for dn, attributes in paged(connection, layout.base_dn, GROUP_FILTER, GROUP_ATTRIBUTES)
+        ]
+    for group in groups:
         if group.gid_number:
             state.used_gid_numbers.add(group.gid_number)
-        state.groups[dn.lower()] = group
+        state.groups[group.dn.lower()] = group
     for _dn, attributes in read_reservations(connection, layout):
         until = marker_date(values(attributes, "description"), RESERVED_PREFIX)
         if until is not None and until >= today:

@@ -293,7 +293,12 @@ class _Planner:
                 )
             )
         changes: dict[str, list[object]] = {}
-        if person is not None:
+        if person is not None and (
+            person.first_name != account.first_name
+            or person.last_name != account.last_name
+            or (account.role == "pupil" and person.class_name != account.class_name)
+            or (person.email and person.email != account.email)
+        ):  # one test for the common case of nothing to change, then which fields
             if person.first_name != account.first_name:
                 changes["first_name"] = [account.first_name, person.first_name]
             if person.last_name != account.last_name:
@@ -353,15 +358,29 @@ class _Planner:
         for school_id in sorted(self.selected):
             add(school_id, f"{school_id}-pupils")
             add(school_id, f"{school_id}-teachers")
+        selected = self.selected
+        county = {role: add(None, name) for role, name in COUNTY_GROUPS.items()}
+        of_school: dict[tuple[str, str], set[str]] = {}  # (school, role) -> members, for speed
+        of_class: dict[tuple[str, str], set[str]] = {}  # (school, class) -> members
         for final in self.final.values():
             if not final.active:
                 continue
-            add(None, COUNTY_GROUPS[final.role]).add(final.login)
+            login, role = final.login, final.role
+            county[role].add(login)
             for school_id in final.schools:
-                if school_id in self.selected:
-                    add(school_id, f"{school_id}-{ROLE_CONTAINERS[final.role]}").add(final.login)
-            if final.role == "pupil" and final.class_name and final.home_school in self.selected:
-                add(final.home_school, f"{final.home_school}-{final.class_name}").add(final.login)
+                if school_id in selected:
+                    members = of_school.get((school_id, role))
+                    if members is None:
+                        members = of_school[(school_id, role)] = add(
+                            school_id, f"{school_id}-{ROLE_CONTAINERS[role]}"
+                        )
+                    members.add(login)
+            if role == "pupil" and final.class_name and final.home_school in selected:
+                home, class_name = final.home_school, final.class_name
+                members = of_class.get((home, class_name))
+                if members is None:
+                    members = of_class[(home, class_name)] = add(home, f"{home}-{class_name}")
+                members.add(login)
         # a teacher joins the groups of the classes they teach, where the class has pupils (a class only in
         # the teachers' export gets no group)
         for final in self.final.values():

@@ -150,6 +150,9 @@ class Slapd:
             f"modulepath {MODULE_DIR}",
             "moduleload back_mdb",
             f"sizelimit {self.size_limit}",
+            # group members kept sorted: adding or removing values of a group with 1,000,000 members is then
+            # a binary search per value, not a scan of the whole list (README: big directories)
+            "sortvals memberUid member",
         ]
         if self.server_id:
             lines.append("moduleload syncprov")

@@ -597,6 +597,13 @@ def test_directory_read_split_across_two_processes_sees_exactly_the_same(county:
         [(str(3000 + i), f"Teilung{i}", "Tom", "3a") for i in range(40)] + [("30x", "Ohne", "Ziffer", "3a")],
     )
     assert county.sync().exit_code == 0
+    county.pupils(  # one leaver (deactivated, with its date) and one locked account: dates cross the pipe
+        "gs-a",
+        [(str(3000 + i), f"Teilung{i}", "Tom", "3a") for i in range(1, 40)]
+        + [("30x", "Ohne", "Ziffer", "3a")],
+    )
+    assert county.sync().exit_code == 0
+    assert county.run("accounts", "lock", "tom.teilung1").exit_code == 0
     with county.connection() as conn:  # a hand-made entry without identity key must be seen by one part
         conn.add(
             f"uid=hausmeister,{county.slapd.base_dn}",
@@ -620,6 +627,8 @@ def test_directory_read_split_across_two_processes_sees_exactly_the_same(county:
         connection.unbind()
     assert len(single.accounts) == 44  # 41 + 1 pupils, 2 teachers
     assert split.accounts == single.accounts
+    assert {a.login for a in split.accounts.values() if a.deactivated_on} == {"tom.teilung0"}
+    assert {a.login for a in split.accounts.values() if a.locked_on} == {"tom.teilung1"}
     assert list(split.accounts) == list(single.accounts)  # the same order, whichever process read a school
     assert split.taken_logins == single.taken_logins and "hausmeister" in split.taken_logins
     assert split.used_uid_numbers == single.used_uid_numbers and 5555 in split.used_uid_numbers
