@@ -156,10 +156,11 @@ def _account_from_wire(fields: tuple[Any, ...]) -> ActualAccount:
 class ScanWorker:
     """A second process that reads school subtrees from a queue shared with this process.
 
-    Started before the rosters are read, so the directory read overlaps them; whichever process is free
-    takes the next unit (the worker is sent one more whenever it returns one, this process takes them in
-    ``read_here``), so neither waits for the other however the work is split. Records come back in unit
-    order, whoever read them: the same directory gives the same state in the same order.
+    Started before the rosters are read, so the directory read overlaps them. The worker reads the groups
+    first, then units: whichever process is free takes the next one (the worker is sent one more whenever
+    it returns one, this process takes them in ``records``), so neither waits for the other however the
+    work is split. Records come back in unit order, whoever read them: the same directory gives the same
+    state in the same order.
     """
 
     def __init__(self, settings: DirectorySettings, layout: Layout, units: list[Unit]):
