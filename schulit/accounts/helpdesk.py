@@ -225,9 +225,13 @@ def reset_passwords(
         done: list[str] = []
         for account in accounts:
             modification = _password_modification(inventory, account, passwords[account.login])
+            controls = None
+            if inventory.directory.flavour == "openldap":  # applied only if its state is still what was read
+                controls = [schema.same_state_control(account.state == "active")]
             try:
                 check_outcome(
-                    connection.modify(account.dn, modification), f"resetting the password of {account.login}"
+                    connection.modify(account.dn, modification, controls=controls),
+                    f"resetting the password of {account.login}",
                 )
             except SchulitError as exc:
                 where = f"the letter {letter}" if letter is not None else "the delivery file"

@@ -204,11 +204,11 @@ def set_passwords(
     """Write the ``issued`` passwords to their accounts, one modify each (audited)."""
     passwords = {holder.login: password for holder, password in issued}
     for account in accounts:
-        modification = new_password_modification(
-            inventory, passwords[account.login], active=account.state == "active"
-        )
+        active = account.state == "active"
+        modification = new_password_modification(inventory, passwords[account.login], active=active)
         what = f"resetting the password of {account.login}"
-        check_outcome(connection.modify(account.dn, modification), what)
+        controls = [schema.same_state_control(active)]
+        check_outcome(connection.modify(account.dn, modification, controls=controls), what)
         audit.record("modify", account.dn, list(modification))
 
 

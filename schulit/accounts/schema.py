@@ -22,6 +22,7 @@ from datetime import date
 from typing import Any
 
 import ldap3
+from ldap3.utils.conv import escape_filter_chars
 from ldap3.utils.dn import parse_dn
 
 from schulit.accounts import samba as samba_schema
@@ -34,6 +35,7 @@ from schulit.accounts.model import (
     ActualGroup,
     Change,
 )
+from schulit.directory.controls import Control, assertion_control
 from schulit.directory.layout import Layout
 from schulit.directory.read import first, values
 from schulit.inventory import SambaSettings
@@ -256,6 +258,17 @@ def reservation_attributes(login: str, until: date) -> dict[str, Any]:
 
 
 # --- the states an account can be in: deactivated, locked, and back -------------------------------------
+
+
+def same_state_control(active: bool) -> Control:
+    """For a password write made from an account read as active (or as disabled): apply it only if the
+    account still is. A sync or an admin that deactivated or locked it meanwhile is never undone by a reset
+    or a pupil's own change (a fresh hash written without the ``!`` would open LDAP binds again)."""
+    disabled = (
+        f"(|(description={escape_filter_chars(DEACTIVATED_PREFIX)}*)"
+        f"(description={escape_filter_chars(LOCKED_PREFIX)}*))"
+    )
+    return assertion_control(f"(!{disabled})" if active else disabled)
 # Every state change is one modify built here; ``password_hash`` is the entry's current userPassword. With
 # Samba enabled the same modify sets sambaAcctFlags (D: disabled), so smbd refuses what PAM refuses.
 

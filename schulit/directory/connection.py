@@ -234,6 +234,11 @@ def connected(settings: DirectorySettings, **kwargs: object) -> Iterator[ldap3.C
 def check_outcome(outcome: tuple[Any, ...], what: str) -> None:
     """Raise DirectoryError naming ``what`` unless a SAFE_SYNC operation's ``(ok, result, ...)`` succeeded."""
     ok, result = outcome[0], outcome[1] or {}
+    if not ok and result.get("description") == "assertionFailed":  # see schema.same_state_control
+        raise DirectoryError(
+            f"{what}: the account was deactivated, locked or reactivated meanwhile (by a sync or an admin); "
+            "nothing was written to it; try again"
+        )
     if not ok:
         raise DirectoryError(f"{what}: {result.get('description')} {result.get('message', '')}".strip())
 

@@ -24,7 +24,7 @@ from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
-from schulit.accounts import ops
+from schulit.accounts import ops, schema
 from schulit.accounts.model import ActualAccount
 from schulit.accounts.rules import delivery_records
 from schulit.audit import AuditLog
@@ -273,7 +273,9 @@ def create_app(directory: WebDirectory, config: WebConfig) -> Flask:
             modification = ops.new_password_modification(directory.inventory, new)
             actor = f"{account.login} from {request.remote_addr}"
             with AuditLog(directory.inventory.audit_log, "web change-password", actor=actor) as audit:
-                ok = connection.modify(account.dn, modification)[0]
+                # applied only while the account is still active (a sync may deactivate it meanwhile)
+                controls = [schema.same_state_control(True)]
+                ok = connection.modify(account.dn, modification, controls=controls)[0]
                 if not ok:
                     raise DirectoryError(f"changing the password of {account.login} failed")
                 audit.record("modify", account.dn, list(modification))

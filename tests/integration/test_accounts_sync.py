@@ -786,3 +786,34 @@ def test_own_search_decoding_reads_exactly_what_ldap3_reads(county: County) -> N
     finally:
         fast.unbind()
         plain.unbind()
+
+
+def test_a_reset_made_for_an_active_account_never_reopens_one_deactivated_meanwhile(county: County) -> None:
+    """A teacher's reset (or a pupil's own change) that read the account while it was active, written
+    after the nightly sync deactivated it: slapd refuses it (assertion control), the disabled hash stays."""
+    from schulit.accounts import ops
+    from schulit.audit import AuditLog
+    from schulit.directory.connection import connected
+    from schulit.errors import SchulitError
+
+    assert county.sync().exit_code == 0
+    inventory = load_inventory(county.root, {})
+    with connected(inventory.directory) as connection:
+        read_while_active = ops.find_account(connection, inventory.layout, "lea.mueller")
+        other = ops.find_account(connection, inventory.layout, "emre.oeztuerk")
+    assert read_while_active.state == "active"
+    county.pupils("gs-a", FIXTURE_PUPILS_GS_A[1:])  # meanwhile the nightly sync deactivates Lea
+    assert county.sync("--force").exit_code == 0
+    deactivated = county.entry("lea.mueller")
+    assert deactivated is not None and deactivated["userPassword"][0].startswith("{")
+    assert "}!" in deactivated["userPassword"][0]
+
+    issued = ops.issue_passwords(inventory, [read_while_active])
+    with connected(inventory.directory) as connection, AuditLog(inventory.audit_log, "test") as audit:
+        with pytest.raises(SchulitError, match="deactivated, locked or reactivated meanwhile"):
+            ops.set_passwords(connection, inventory, [read_while_active], issued, audit)
+        fresh = ops.issue_passwords(inventory, [other])  # an account still as read: written as before
+        ops.set_passwords(connection, inventory, [other], fresh, audit)
+    assert county.entry("lea.mueller") == deactivated  # nothing written: still disabled, same hash
+    assert not can_bind(county, "lea.mueller", issued[0][1])
+    assert can_bind(county, "emre.oeztuerk", fresh[0][1])
