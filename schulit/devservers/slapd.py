@@ -40,10 +40,32 @@ INDEXES = (
 
 
 def free_port(address: str = "127.0.0.1") -> int:
-    """Return a TCP port that is free on ``address`` right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+    """Return a TCP port that is free on ``address`` right now, below the kernel's ephemeral range.
+
+    A port the kernel hands out for ``bind(0)`` comes from the ephemeral range, the same one it takes the
+    local ports of outgoing connections from: between this call and the server's own bind, any client
+    socket of the test run could take it ("Address already in use"). Below that range only servers bind.
+    """
+    low = _ephemeral_low()
+    for _ in range(200):
+        port = secrets.randbelow(low - 10000) + 10000
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((address, port))
+            except OSError:
+                continue
+            return port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:  # everything below is taken
         sock.bind((address, 0))
         return sock.getsockname()[1]
+
+
+def _ephemeral_low() -> int:
+    """The first port of the kernel's ephemeral range (Linux default 32768)."""
+    try:
+        return max(11000, int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0]))
+    except (OSError, ValueError, IndexError):
+        return 32768
 
 
 SAMBA_SCHEMA_CANDIDATES = (

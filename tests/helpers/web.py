@@ -179,6 +179,10 @@ def binds(slapd: Slapd, dn: str, password: str, tmp: Path) -> bool:
     return result.returncode == 0 and result.stdout.strip().lower() == f"dn:{dn}".lower()
 
 
+class PortTaken(RuntimeError):
+    """The port chosen for the web server was taken before it bound it."""
+
+
 class WebServer:
     """``schulit web`` in a subprocess; stopped by its PID."""
 
@@ -189,6 +193,15 @@ class WebServer:
 
     @classmethod
     def start(cls, inventory: Path, *args: str, timeout: float = 30.0) -> WebServer:
+        for _attempt in range(3):  # a port found free can be taken by someone else before the bind
+            try:
+                return cls._start(inventory, args, timeout)
+            except PortTaken:
+                continue
+        raise RuntimeError("schulit web: three free ports in a row were taken before it could bind")
+
+    @classmethod
+    def _start(cls, inventory: Path, args: tuple[str, ...], timeout: float) -> WebServer:
         port = free_port()
         log = inventory / f"web-{port}.log"
         with log.open("wb") as handle:
@@ -211,7 +224,10 @@ class WebServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if process.poll() is not None:
-                raise RuntimeError(f"schulit web exited: {log.read_text()}")
+                output = log.read_text()
+                if "Address already in use" in output:
+                    raise PortTaken(output)
+                raise RuntimeError(f"schulit web exited: {output}")
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                     return cls(process, f"http://127.0.0.1:{port}", log)

@@ -65,6 +65,15 @@ def lease_holder(county: County) -> Holder | None:
         return Holder.parse(str(conn.entries[0].description.value))
 
 
+def replicated_lease(county: County, timeout: float = 5) -> Holder | None:
+    """The lease as this provider has it, waiting up to ``timeout`` for replication to bring it (its
+    consumer may still be in its first refresh, or retrying its first connect, when the writes begin)."""
+    deadline = time.monotonic() + timeout
+    while (holder := lease_holder(county)) is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return holder
+
+
 def wait_in_sync(county: County, pair: Providers, timeout: float = 60) -> list[str]:
     """Wait until both providers hold the same entries; return that dump."""
     deadline = time.monotonic() + timeout
@@ -115,7 +124,7 @@ def test_provider_killed_at_30_percent_finishes_on_the_other_and_converges(
     a, b = providers.servers
     run = start(county.root, "first", "accounts", "sync", "--yes")
     wait_for_accounts(on(county, a), PUPILS * 3 // 10, run)
-    lease = lease_holder(on(county, b))  # taken on A, replicated to B: every admin machine sees it
+    lease = replicated_lease(on(county, b))  # taken on A, replicated to B: every admin machine sees it
     assert lease is not None and lease.pid == run.process.pid, lease
     a.stop(kill=True)  # a crash: in-flight writes may be committed on A and never replicated
     code = run.wait(120)
