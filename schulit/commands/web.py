@@ -20,6 +20,11 @@ from schulit.errors import SchulitError
 def web_command(app: AppContext, listen: str | None, threads: int, print_acl: bool) -> None:
     """Serve the page where teachers reset their classes' passwords and pupils change their own."""
     inventory = app.inventory()
+    if inventory.directory.flavour != "openldap":  # it finds posixAccount entries and writes userPassword
+        raise SchulitError(
+            f"schulit web: the page works with the openldap directory flavour only so far, not "
+            f"{inventory.directory.flavour}; reset AD passwords with 'schulit accounts reset-password'"
+        )
     if inventory.web is None:
         raise SchulitError(
             f"{inventory.root / 'county.toml'}: no [web] section; set at least bind_dn and password_file "

@@ -97,3 +97,15 @@ def test_unknown_flavour_is_refused(tmp_path: Path) -> None:
     with pytest.raises(InventoryError) as raised:
         load_inventory(root)
     assert any("directory.flavour" in p for p in raised.value.problems)
+
+
+def test_web_page_refuses_a_samba_ad_directory_before_anything_is_read(tmp_path: Path) -> None:
+    """The page finds posixAccount entries and writes userPassword: on AD it must not start at all (no
+    userPassword is ever written there)."""
+    from click.testing import CliRunner
+
+    from schulit.cli import cli
+
+    result = CliRunner().invoke(cli, ["--inventory", str(_ad_inventory(tmp_path)), "web"])
+    assert result.exit_code != 0
+    assert "openldap directory flavour only" in result.output, result.output
