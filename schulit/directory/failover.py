@@ -9,8 +9,8 @@ checks and a read-then-write allocation on each side hands out the same number),
 - fails over only when that provider is *gone*: after a request failed, a fresh bind gets no answer within
   the timeout (refused connection, or a frozen server). A provider that answers is not left: the run fails;
 - never replays a write whose answer was lost: the work is started again on the new provider from a fresh
-  read of the directory there, so every write that landed (and replicated) is seen, and only what is
-  missing is written.
+  read of the directory there, taken once replication to it has settled (``StickyProvider.settle``), so
+  every write that landed (and replicated) is seen, and only what is missing is written.
 
 ldap3's ``ServerPool`` is not used: it chooses a server per connection by TCP connect (a frozen slapd is
 still chosen) and its ``RESTARTABLE`` strategy resends a request whose answer was lost.
@@ -38,6 +38,7 @@ from schulit.errors import DirectoryError
 from schulit.inventory import DirectorySettings
 
 T = TypeVar("T")
+SETTLE_QUIET = 1.0  # seconds without a new change on the new provider before its fresh read
 CATCH_UP_SECONDS = 60.0
 
 
@@ -138,6 +139,36 @@ class StickyProvider:
         self.url = ""
         return self.choose()
 
+    def settle(self, quiet: float = SETTLE_QUIET, poll: float = 0.1) -> None:
+        """Wait until the pinned provider has applied what replication still brings it: its contextCSN
+        unchanged for ``quiet`` seconds (at most 3 × the timeout, at least 5 s in all).
+
+        After a failover the new provider may still be applying writes of the old one that it had received
+        before that one died; a fresh read taken meanwhile misses them, and the plan would then add accounts
+        that arrive a moment later (entryAlreadyExists). Best effort: a provider that does not answer here
+        fails the next attempt instead.
+        """
+        deadline = time.monotonic() + max(5.0, 3 * self.settings.timeout)
+        last: dict[str, str] | None = None
+        unchanged_since = time.monotonic()
+        while time.monotonic() < deadline:
+            try:
+                probe = connect(pinned(self.settings, self.url), answer_timeout=self.settings.timeout)
+            except DirectoryError:
+                return
+            try:
+                state = context_csns(probe, self.settings.base_dn)
+            except (OSError, LDAPException):
+                return
+            finally:
+                disconnect(probe)
+            now = time.monotonic()
+            if state != last:
+                last, unchanged_since = state, now
+            elif now - unchanged_since >= quiet:
+                return
+            time.sleep(poll)
+
 
 def with_failover(
     provider: StickyProvider,
@@ -164,3 +195,4 @@ def with_failover(
                     f"{exc}; the provider {old} is gone and no other provider answered"
                 ) from None
             on_failover(old, provider.url, str(exc))
+            provider.settle()  # the fresh read must see the old provider's writes still replicating
