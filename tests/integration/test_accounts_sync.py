@@ -27,6 +27,7 @@ from schulit.devservers.slapd import Slapd
 from schulit.directory.connection import connect
 from schulit.directory.read import paged
 from schulit.directory.writer import PipelinedWriter
+from schulit.errors import DirectoryError
 from schulit.inventory import load_inventory
 from schulit.passwords import crypt
 from schulit.rosters.namekey import create_name_key_file
@@ -670,6 +671,15 @@ def big_school(county: County, pupils: int) -> None:
     county.pupils("gs-a", FIXTURE_PUPILS_GS_A + generated)
 
 
+def known_slapd_crash(county: County) -> None:
+    """Debian 12's slapd 2.5.13 sometimes segfaults once a connection that ran LDAP transactions closes
+    (README: why ``directory.transactions`` is off by default; the same crash without schulit). That is
+    reported as what it is, not as a failure of what this test checks."""
+    time.sleep(0.3)  # it dies while handling the close, a moment after the client is gone
+    if not county.slapd.running():
+        pytest.xfail("slapd 2.5.13 died after an LDAP transaction (known upstream crash, see README)")
+
+
 def counted_transactions(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     """Record the outcome of every real end-of-transaction call (the call itself still goes to slapd)."""
     outcomes: list[bool] = []
@@ -691,6 +701,7 @@ def test_new_accounts_go_in_transactions_and_a_refused_batch_entry_by_entry(
     flag = "allow_plaintext_loopback = true"
     config.write_text(config.read_text().replace(flag, f"{flag}\ntransactions = true"))
     assert county.sync().exit_code == 0  # the OUs exist, so an entry can be made in one by hand below
+    known_slapd_crash(county)
     audit_file = county.root / "audit.jsonl"
     earlier = len(audit_file.read_text().splitlines())
     big_school(county, 600)  # three batches of TRANSACTION_SIZE (250, 250, 100)
@@ -706,7 +717,11 @@ def test_new_accounts_go_in_transactions_and_a_refused_batch_entry_by_entry(
             assert conn.add(creates[300].dn, ["inetOrgPerson"], {"cn": "Hand", "sn": "Made", "uid": "x"})
         return True
 
-    outcome = run_sync(inventory, SyncOptions(), command="test", confirm=meanwhile)
+    try:
+        outcome = run_sync(inventory, SyncOptions(), command="test", confirm=meanwhile)
+    except DirectoryError:
+        known_slapd_crash(county)
+        raise
     assert outcomes == [True, False, True]
     refused = [(c.dn, "alreadyexists" in error.lower()) for c, error in outcome.result.failed]
     assert refused == [(intruder[0], True)]
