@@ -12,6 +12,7 @@ The daemon forks and is stopped by the PID in its pid file.
 from __future__ import annotations
 
 import base64
+import contextlib
 import gzip
 import hashlib
 import os
@@ -308,9 +309,11 @@ class Slapd:
             os.kill(pid, signal.SIGSTOP)
 
     def thaw(self) -> None:
+        """SIGCONT; nothing if the server is gone (killed: its pid file may still name it)."""
         pid = self.pid()
         if pid is not None:
-            os.kill(pid, signal.SIGCONT)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
 
 
 @dataclass
@@ -368,6 +371,13 @@ class Providers:
         return self
 
     def stop(self, *, kill: bool = False) -> None:
+        """Stop every provider, each whatever happened to the others (none may be left running)."""
+        failures: list[BaseException] = []
         for server in self.servers:
-            server.thaw()  # a stopped process cannot act on SIGTERM
-            server.stop(kill=kill)
+            try:
+                server.thaw()  # a stopped process cannot act on SIGTERM
+                server.stop(kill=kill)
+            except Exception as exc:
+                failures.append(exc)
+        if failures:
+            raise failures[0]
