@@ -657,29 +657,6 @@ def unlock(
     return True
 
 
-def reset_passwords(
-    connection: ldap3.Connection, inventory: Inventory, accounts: list[ActualAccount], audit: AuditLog
-) -> list[Path]:
-    """New passwords meeting the domain policy: delivery file (0600) first, then ``unicodePwd``; a
-    disabled user stays disabled."""
-    policy = ad.read_domain_policy(connection, ad.domain_dn_of(inventory.directory.base_dn))
-    passwords = [
-        ad.policy_password(policy, inventory.passwords.length, a.login, f"{a.first_name} {a.last_name}")
-        for a in accounts
-    ]
-    holders = [
-        PasswordHolder(a.login, a.role, a.first_name, a.last_name, a.class_name, a.home_school)
-        for a in accounts
-    ]
-    files = _deliver(inventory, holders, passwords, "reset")
-    for account, password in zip(accounts, passwords, strict=True):
-        modification = password_modification(account.role, password, inventory)
-        what = f"resetting the password of {account.login}"
-        check_outcome(connection.modify(account.dn, modification), what)
-        audit.record("modify", account.dn, list(modification))
-    return files
-
-
 def plan_purge(connection: ldap3.Connection, inventory: Inventory, layout: Layout, today: date) -> PurgePlan:
     """What ``accounts purge`` would delete: users past the grace period, expired reservations."""
     grace = timedelta(days=inventory.lifecycle.grace_days)
@@ -791,6 +768,5 @@ __all__ = [
     "plan_purge",
     "read_directory",
     "read_school_state",
-    "reset_passwords",
     "unlock",
 ]

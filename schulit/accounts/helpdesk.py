@@ -7,20 +7,17 @@ options and prints what comes back. Only schulit-managed accounts are touched.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
-from types import ModuleType
 
 import ldap3
 from ldap3.utils.conv import escape_filter_chars
 from ldap3.utils.dn import escape_rdn
 
-from schulit.accounts import ops, schema
-from schulit.accounts.lock import directory_lock
+from schulit.accounts import ops, schema, service
 from schulit.accounts.model import ACCOUNT_ATTRIBUTES, KEY_PREFIX, RESERVED_PREFIX, ActualAccount
 from schulit.accounts.rules import PasswordHolder, write_new_passwords
 from schulit.audit import AuditLog
@@ -37,29 +34,9 @@ from schulit.rosters.common import normalise_class
 LOGIN_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?$")
 
 
-def _backend(inventory: Inventory) -> ModuleType:
-    """The module that finds and lists accounts in this directory's flavour (see ``service._flavour``)."""
-    if inventory.directory.flavour == "samba-ad":
-        from schulit.accounts import flavour_ad
-
-        return flavour_ad
-    return ops
-
-
 def _openldap_only(inventory: Inventory, what: str) -> None:
     if inventory.directory.flavour != "openldap":
         raise SchulitError(f"{what}: not available with directory flavour {inventory.directory.flavour} yet")
-
-
-@contextmanager
-def _writing(inventory: Inventory, command: str) -> Iterator[tuple[ldap3.Connection, AuditLog]]:
-    """Run lock, a bound connection and the audit log, for one writing use case."""
-    with (
-        directory_lock(inventory.directory),
-        connected(inventory.directory) as connection,
-        AuditLog(inventory.audit_log, command) as audit,
-    ):
-        yield connection, audit
 
 
 # --- find ---------------------------------------------------------------------------------------------
@@ -134,7 +111,7 @@ def list_accounts(
     """``accounts list``: an unknown school or class is an error; the class is normalised like the rosters."""
     if school is not None:
         inventory.school(school)
-    backend = _backend(inventory)
+    backend = service.flavour(inventory)
     with connected(inventory.directory) as connection:
         if class_name is not None:
             class_name = backend.known_class(connection, inventory.layout, school, class_name)
@@ -164,7 +141,7 @@ def select_accounts(
 ) -> list[ActualAccount]:
     """The named logins plus, with ``school`` and ``class_name``, every pupil of that class."""
     layout = inventory.layout
-    backend = _backend(inventory)
+    backend = service.flavour(inventory)
     accounts = [backend.find_account(connection, layout, login) for login in logins]
     if school or class_name:
         if not (school and class_name):
@@ -199,7 +176,7 @@ def reset_passwords(
         raise SchulitError("name logins, or --school ID --class C")
     if letter is not None and letter.exists():
         raise SchulitError(f"{letter} exists; choose another file name")
-    with _writing(inventory, "accounts reset-password") as (connection, audit):
+    with service.writing(inventory, "accounts reset-password") as (connection, audit):
         accounts = select_accounts(connection, inventory, logins, school, class_name)
         disabled = [a for a in accounts if a.state != "active" or a.locked_on is not None]
         if disabled and not confirm_disabled(disabled):
@@ -218,7 +195,7 @@ def reset_passwords(
             build_pdf(records, names, letter, today or date.today(), text, covers=False, labels=labels)
             result.letter = letter
         else:
-            holders = [(_holder(a), passwords[a.login]) for a in accounts]
+            holders = [(PasswordHolder.of(a), passwords[a.login]) for a in accounts]
             result.delivery_files = write_new_passwords(
                 inventory.passwords.delivery_dir, holders, names, "reset"
             )
@@ -271,17 +248,6 @@ def _password_modification(
         return flavour_ad.password_modification(account.role, password, inventory)
     # every hash it keeps (with Samba the NT hash too), in one modify
     return ops.new_password_modification(inventory, password, active=account.state == "active")
-
-
-def _holder(account: ActualAccount) -> PasswordHolder:
-    return PasswordHolder(
-        login=account.login,
-        role=account.role,
-        first_name=account.first_name,
-        last_name=account.last_name,
-        class_name=account.class_name,
-        school_id=account.home_school,
-    )
 
 
 def _records(
@@ -348,7 +314,7 @@ def rename_account(inventory: Inventory, old: str, new: str, *, today: date | No
         raise SchulitError(f"{old} already has that login")
     day = today or date.today()
     layout = inventory.layout
-    with _writing(inventory, "accounts rename") as (connection, audit):
+    with service.writing(inventory, "accounts rename") as (connection, audit):
         account = ops.find_account(connection, layout, old)
         taken = list(paged(connection, layout.base_dn, f"(uid={escape_filter_chars(new)})", ["uid"]))
         if taken:

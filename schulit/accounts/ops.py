@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
 import ldap3
@@ -24,7 +23,7 @@ from schulit.accounts.model import (
     RESERVED_PREFIX,
     ActualAccount,
 )
-from schulit.accounts.rules import PasswordHolder, managed_counts, over_safety_limit, write_new_passwords
+from schulit.accounts.rules import PasswordHolder, managed_counts, over_safety_limit
 from schulit.audit import AuditLog
 from schulit.directory.connection import check_outcome
 from schulit.directory.layout import Layout
@@ -178,20 +177,7 @@ def new_password_modification(
 
 def issue_passwords(inventory: Inventory, accounts: list[ActualAccount]) -> list[tuple[PasswordHolder, str]]:
     """New initial passwords for ``accounts``, in memory only (the caller delivers them)."""
-    return [
-        (
-            PasswordHolder(
-                login=a.login,
-                role=a.role,
-                first_name=a.first_name,
-                last_name=a.last_name,
-                class_name=a.class_name,
-                school_id=a.home_school,
-            ),
-            generate_password(inventory.passwords.length),
-        )
-        for a in accounts
-    ]
+    return [(PasswordHolder.of(a), generate_password(inventory.passwords.length)) for a in accounts]
 
 
 def set_passwords(
@@ -210,17 +196,6 @@ def set_passwords(
         controls = [schema.same_state_control(active)]
         check_outcome(connection.modify(account.dn, modification, controls=controls), what)
         audit.record("modify", account.dn, list(modification))
-
-
-def reset_passwords(
-    connection: ldap3.Connection, inventory: Inventory, accounts: list[ActualAccount], audit: AuditLog
-) -> list[Path]:
-    """New initial passwords: delivery file (0600) first, then the hashes; disabled accounts stay disabled."""
-    issued = issue_passwords(inventory, accounts)
-    names = {school.id: school.name for school in inventory.schools}
-    files = write_new_passwords(inventory.passwords.delivery_dir, issued, names, "reset")
-    set_passwords(connection, inventory, accounts, issued, audit)
-    return files
 
 
 @dataclass

@@ -55,6 +55,14 @@ class PasswordHolder:
     class_name: str | None
     school_id: str
 
+    @classmethod
+    def of(cls, account: ActualAccount) -> PasswordHolder:
+        """The holder of an existing account's new password."""
+        return cls(
+            account.login, account.role, account.first_name, account.last_name, account.class_name,
+            account.home_school,
+        )  # fmt: skip
+
 
 def delivery_records(
     issued: Iterable[tuple[PasswordHolder, str]], school_names: Mapping[str, str], reason: str

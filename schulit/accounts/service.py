@@ -200,7 +200,7 @@ def roster_bytes(
     return total
 
 
-def _flavour(inventory: Inventory) -> ModuleType:
+def flavour(inventory: Inventory) -> ModuleType:
     """The module that maps accounts to this directory's objects: OpenLDAP (``ops``) or Samba AD.
 
     Both offer the same day-to-day operations; the AD one also reads and applies sync plans.
@@ -218,7 +218,7 @@ def _reading_actual(
 ) -> Iterator[Callable[[], DirectoryState]]:
     """Start reading the directory; the function given completes the read."""
     if inventory.directory.flavour == "samba-ad":
-        yield lambda: _flavour(inventory).read_directory(connection, inventory.layout, today)
+        yield lambda: flavour(inventory).read_directory(connection, inventory.layout, today)
         return
     parallel = parallel and (os.cpu_count() or 1) > 1
     with reading_directory(
@@ -359,7 +359,7 @@ def _sync_on(
                     bar.update(done)
 
             apply = (
-                _flavour(inventory).apply_plan if inventory.directory.flavour == "samba-ad" else apply_plan
+                flavour(inventory).apply_plan if inventory.directory.flavour == "samba-ad" else apply_plan
             )
             result = apply(plan, inventory, reader, writer, audit, progress=tick)
         return SyncOutcome(plan, result)
@@ -381,7 +381,7 @@ def load_saved_plan(path: Path) -> Plan:
 
 
 @contextmanager
-def _writing(inventory: Inventory, command: str) -> Iterator[tuple[ldap3.Connection, AuditLog]]:
+def writing(inventory: Inventory, command: str) -> Iterator[tuple[ldap3.Connection, AuditLog]]:
     """Run lock, a bound connection and the audit log, for one writing use case."""
     with (
         directory_lock(inventory.directory),
@@ -399,7 +399,7 @@ def list_accounts(
     state: str | None = None,
 ) -> list[ActualAccount]:
     """Managed accounts matching the filters (read only, no lock)."""
-    backend = _flavour(inventory)
+    backend = flavour(inventory)
     with connected(inventory.directory) as connection:
         return backend.list_accounts(
             connection, inventory.layout, school=school, class_name=class_name, state=state
@@ -408,7 +408,7 @@ def list_accounts(
 
 def show_account(inventory: Inventory, login: str) -> dict[str, Any]:
     """One account as a JSON-ready document, with its groups."""
-    backend = _flavour(inventory)
+    backend = flavour(inventory)
     with connected(inventory.directory) as connection:
         account = backend.find_account(connection, inventory.layout, login)
         return backend.account_json(
@@ -418,36 +418,18 @@ def show_account(inventory: Inventory, login: str) -> dict[str, Any]:
 
 def lock_account(inventory: Inventory, login: str, today: date) -> bool:
     """Lock by hand; False if it was locked already."""
-    backend = _flavour(inventory)
-    with _writing(inventory, "accounts lock") as (connection, audit):
+    backend = flavour(inventory)
+    with writing(inventory, "accounts lock") as (connection, audit):
         account = backend.find_account(connection, inventory.layout, login)
         return backend.lock(connection, account, audit, today, inventory.samba)
 
 
 def unlock_account(inventory: Inventory, login: str) -> bool:
     """Remove a hand lock; False if it was not locked."""
-    backend = _flavour(inventory)
-    with _writing(inventory, "accounts unlock") as (connection, audit):
+    backend = flavour(inventory)
+    with writing(inventory, "accounts unlock") as (connection, audit):
         account = backend.find_account(connection, inventory.layout, login)
         return backend.unlock(connection, account, audit, inventory.samba)
-
-
-def reset_passwords(
-    inventory: Inventory,
-    logins: Sequence[str],
-    *,
-    school: str | None = None,
-    class_name: str | None = None,
-) -> tuple[list[ActualAccount], list[Path]]:
-    """New initial passwords for the named logins (and every pupil of ``school``'s ``class_name``)."""
-    backend = _flavour(inventory)
-    with _writing(inventory, "accounts reset-password") as (connection, audit):
-        accounts = [backend.find_account(connection, inventory.layout, login) for login in logins]
-        if school and class_name:
-            accounts += backend.list_accounts(
-                connection, inventory.layout, school=school, class_name=class_name
-            )
-        return accounts, backend.reset_passwords(connection, inventory, accounts, audit)
 
 
 @dataclass
@@ -472,8 +454,8 @@ def purge(
     command: str = "accounts purge",
 ) -> PurgeOutcome:
     """Delete accounts past the grace period (logins reserved) within the safety limit unless ``force``."""
-    backend = _flavour(inventory)
-    with _writing(inventory, command) as (connection, audit):
+    backend = flavour(inventory)
+    with writing(inventory, command) as (connection, audit):
         outcome = PurgeOutcome(backend.plan_purge(connection, inventory, inventory.layout, today))
         if dry_run or not outcome.due:
             return outcome
