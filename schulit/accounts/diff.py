@@ -162,15 +162,7 @@ class _Planner:
                 remapped[person.key] = account
                 on_hold.add(old_key)
                 rekeyed.add(person.key)
-                self.changes.append(
-                    Change(
-                        "update",
-                        school_id,
-                        account.dn,
-                        account.login,
-                        {"changes": {"key": ["(old form, birth date in clear)", person.key]}},
-                    )
-                )
+                self.changes.append(_key_change(school_id, account, old_key, person.key))
             vanished = [
                 (a.key, a.first_name, a.last_name, _birth_date_of_key(a.key, name_keys))
                 for a in self.actual.accounts.values()
@@ -193,15 +185,7 @@ class _Planner:
                 if account.login in self.confirmed_renames:
                     remapped[person.key] = account
                     on_hold.add(old_key)  # handled through the new key
-                    self.changes.append(
-                        Change(
-                            "update",
-                            school_id,
-                            account.dn,
-                            account.login,
-                            {"changes": {"key": [_shown_key(old_key), person.key]}},
-                        )
-                    )
+                    self.changes.append(_key_change(school_id, account, old_key, person.key))
                 else:
                     on_hold.update({old_key, person.key})
                     self.changes.append(
@@ -477,6 +461,13 @@ class _Planner:
         return (
             containers + group_creates + renames + creates + account_changes + group_updates + group_deletes
         )
+
+
+def _key_change(school_id: str, account: ActualAccount, old_key: str, new_key: str) -> Change:
+    """The update that gives an account a new identity key (a rename, or an old-form key replaced)."""
+    return Change(
+        "update", school_id, account.dn, account.login, {"changes": {"key": [_shown_key(old_key), new_key]}}
+    )
 
 
 def _shown_key(key: str) -> str:
