@@ -40,6 +40,24 @@ INDEXES = (
 )
 
 
+def stop_process(pid: int | None, timeout: float, *, kill: bool = False) -> None:
+    """Stop a daemon by its PID: SIGTERM (SIGKILL with ``kill``), wait until it is gone, SIGKILL after
+    ``timeout``. Nothing if there is no PID or no such process."""
+    if pid is None:
+        return
+    try:
+        os.kill(pid, signal.SIGKILL if kill else signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not process_alive(pid):
+            return
+        time.sleep(0.02)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+
+
 def free_port(address: str = "127.0.0.1") -> int:
     """Return a TCP port that is free on ``address`` right now, below the kernel's ephemeral range.
 
@@ -258,19 +276,7 @@ class Slapd:
 
         ``kill=True`` sends SIGKILL at once: for throwaway test servers whose data does not matter.
         """
-        pid = self.pid()
-        if pid is None:
-            return
-        try:
-            os.kill(pid, signal.SIGKILL if kill else signal.SIGTERM)
-        except ProcessLookupError:
-            return
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not process_alive(pid):
-                return
-            time.sleep(0.02)
-        os.kill(pid, signal.SIGKILL)
+        stop_process(self.pid(), timeout, kill=kill)
 
     def running(self) -> bool:
         pid = self.pid()

@@ -7,15 +7,13 @@ allows key authentication only. sshd daemonises and is stopped by the PID in its
 from __future__ import annotations
 
 import ipaddress
-import os
-import signal
 import socket
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from schulit.devservers.slapd import free_port, process_alive
+from schulit.devservers.slapd import free_port, process_alive, stop_process
 from schulit.inventory import Inventory
 
 SSHD = "/usr/sbin/sshd"
@@ -138,16 +136,7 @@ class Sshd:
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the listener (SIGTERM by PID; connections in progress end with their sessions)."""
-        pid = self.pid()
-        if pid is None:
-            return
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            return
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and process_alive(pid):
-            time.sleep(0.02)
+        stop_process(self.pid(), timeout)
 
 
 def start_inventory_hosts(inventory: Inventory, state_dir: Path) -> list[str]:

@@ -7,14 +7,11 @@ sssd (daemonised, logs in the namespace's private /var/log/sssd) joins a :class:
 
 from __future__ import annotations
 
-import os
-import signal
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from schulit.devservers.namespace import ServerNamespace
-from schulit.devservers.slapd import process_alive
+from schulit.devservers.slapd import stop_process
 
 RESTART = (
     'p=$(cat /run/sssd.pid 2>/dev/null); if [ -n "$p" ]; then kill $p; '
@@ -74,13 +71,4 @@ class Sssd:
         self.start()
 
     def stop(self, timeout: float = 15.0) -> None:
-        pid = self.pid()
-        if pid is None:
-            return
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            return
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and process_alive(pid):
-            time.sleep(0.05)
+        stop_process(self.pid(), timeout)
