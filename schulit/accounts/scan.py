@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import fcntl
 import gc
 import marshal
 import pickle
@@ -55,6 +56,8 @@ GROUP_FILTER = "(objectClass=posixGroup)"
 Unit = tuple[str, str]  # (search base, scope)
 Record = tuple[tuple[str, ...], int | None, ActualAccount | None]  # lower-case uids, uidNumber, account
 WORKER_QUEUE = 2  # units sent to the worker ahead, so it never waits for the next one
+PIPE_BYTES = 1 << 20  # the worker's output pipe: one school's records fit (Linux' default 64 KiB: not)
+MEMBER_SEPARATOR = "\n"
 
 
 def account_units(connection: ldap3.Connection, layout: Layout) -> tuple[list[Unit], list[Unit]]:
@@ -153,6 +156,23 @@ def _account_from_wire(fields: tuple[Any, ...]) -> ActualAccount:
     )
 
 
+def _group_to_wire(group: ActualGroup) -> tuple[Any, ...]:
+    """A group for ``marshal``: its members as one string (300,000 small strings cost more to write, to
+    send and to load than one), or as the set if a member holds the separator."""
+    members: str | set[str] = MEMBER_SEPARATOR.join(group.members)
+    if members.count(MEMBER_SEPARATOR) != len(group.members) - 1:
+        members = group.members  # a member holds the separator, or there is none (split would give {""})
+    return group.dn, group.name, group.gid_number, members, group.managed
+
+
+def _group_from_wire(fields: tuple[Any, ...]) -> ActualGroup:
+    """Undo ``_group_to_wire``."""
+    dn, name, gid_number, members, managed = fields
+    if type(members) is str:
+        members = set(members.split(MEMBER_SEPARATOR))
+    return ActualGroup(dn, name, gid_number, members, managed)
+
+
 class ScanWorker:
     """A second process that reads school subtrees from a queue shared with this process.
 
@@ -209,7 +229,7 @@ class ScanWorker:
                     self.failure.append(payload)
                     return
                 if kind == "groups":
-                    self.read_groups = [ActualGroup(*fields) for fields in payload]
+                    self.read_groups = [_group_from_wire(fields) for fields in payload]
                     continue
                 index, records = payload
                 with contextlib.suppress(OSError):  # it may have stopped after an error; read that first
@@ -265,11 +285,16 @@ def _worker() -> None:
     settings, base_dn = pickle.load(source)  # noqa: S301 - from our parent
     layout = Layout(base_dn)
     out = sys.stdout.buffer
+    # The parent's main thread reads rosters in pure Python meanwhile, so the thread that empties this pipe
+    # gets the GIL only every few ms: with 64 KiB per turn the worker sat blocked in its writes a third of
+    # the time. A bigger pipe, where the kernel allows it.
+    with contextlib.suppress(OSError):
+        fcntl.fcntl(out.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
     try:
         connection = connect(settings, strategy=ldap3.SYNC, bulk_read=True)
         try:
             groups = [
-                tuple(vars(parse_group(dn, attributes)).values())
+                _group_to_wire(parse_group(dn, attributes))
                 for dn, attributes in paged(connection, base_dn, GROUP_FILTER, GROUP_ATTRIBUTES)
             ]
             _emit(out, ("groups", groups))

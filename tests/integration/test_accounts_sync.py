@@ -590,7 +590,7 @@ def test_directory_read_split_across_two_processes_sees_exactly_the_same(county:
     """Big counties read the accounts in two processes (schulit.accounts.scan): same state as one read."""
     from datetime import date
 
-    from schulit.accounts.actual import read_directory
+    from schulit.accounts.actual import read_directory, reading_directory
     from schulit.directory.layout import Layout
 
     county.pupils(
@@ -617,13 +617,21 @@ def test_directory_read_split_across_two_processes_sees_exactly_the_same(county:
                 "homeDirectory": "/h",
             },
         )
+        for name, members in (("werkstatt", ["zeile\numbruch", "hausmeister"]), ("leer", [])):
+            # hand-made groups: a member holding the wire's separator, and none at all
+            attributes: dict[str, object] = {"cn": name, "gidNumber": 5556 + len(members)}
+            if members:
+                attributes["memberUid"] = members
+            assert conn.add(f"cn={name},{county.slapd.base_dn}", ["posixGroup"], attributes), conn.result
     inventory = load_inventory(county.root, {})
     settings = inventory.directory
     layout = Layout(settings.base_dn)
     connection = connect(settings, strategy=ldap3.SYNC, bulk_read=True)  # as a sync reads
     try:
         single = read_directory(connection, layout, date.today())
-        split = read_directory(connection, layout, date.today(), parallel_with=settings)
+        with reading_directory(connection, layout, date.today(), parallel_with=settings) as finish:
+            time.sleep(1.5)  # as while a big county's rosters are read: the worker has sent the groups
+            split = finish()
     finally:
         connection.unbind()
     assert len(single.accounts) == 44  # 41 + 1 pupils, 2 teachers
@@ -633,6 +641,13 @@ def test_directory_read_split_across_two_processes_sees_exactly_the_same(county:
     assert list(split.accounts) == list(single.accounts)  # the same order, whichever process read a school
     assert split.taken_logins == single.taken_logins and "hausmeister" in split.taken_logins
     assert split.used_uid_numbers == single.used_uid_numbers and 5555 in split.used_uid_numbers
+    assert split.groups == single.groups  # read by the worker, members sent as one string
+    assert single.groups[f"cn=werkstatt,{county.slapd.base_dn}".lower()].members == {
+        "zeile\numbruch",
+        "hausmeister",
+    }
+    assert single.groups[f"cn=leer,{county.slapd.base_dn}".lower()].members == set()
+    assert any(len(group.members) > 1 for group in split.groups.values() if group.managed)
 
 
 def test_directory_read_fails_loudly_when_the_second_process_cannot_read(
