@@ -30,7 +30,7 @@ from schulit.rosters.matching import probable_renames
 from schulit.rosters.namekey import NameKeys, source_id_of_key
 
 
-@dataclass
+@dataclass(slots=True)
 class FinalAccount:
     """Where an account ends up after the plan: what group membership is computed from."""
 

