@@ -26,6 +26,7 @@ import dataclasses
 import fcntl
 import gc
 import marshal
+import operator
 import pickle
 import subprocess
 import sys
@@ -112,6 +113,7 @@ def read_units(connection: ldap3.Connection, layout: Layout, units: list[Unit]) 
             ) from None
 
 
+_ACCOUNT_FIELDS = operator.attrgetter(*(f.name for f in dataclasses.fields(ActualAccount)))
 _DATES = [
     i for i, f in enumerate(dataclasses.fields(ActualAccount)) if f.name in ("deactivated_on", "locked_on")
 ]
@@ -140,7 +142,7 @@ def _receive(source: Any) -> Any:
 
 def _account_to_wire(account: ActualAccount) -> tuple[Any, ...]:
     """An account as builtin values for ``marshal``: its dates as ordinals."""
-    fields = tuple(vars(account).values())
+    fields = _ACCOUNT_FIELDS(account)
     if all(fields[i] is None for i in _DATES):
         return fields
     return tuple(v.toordinal() if i in _DATES and v is not None else v for i, v in enumerate(fields))
