@@ -7,7 +7,7 @@ anything away from the other schools.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -420,14 +420,31 @@ class _Planner:
         return creates, updates, deletes
 
     # --- the whole plan ------------------------------------------------------------------------------------
+    def _planning_order(self, on_hold: set[str], remapped: dict[str, ActualAccount]) -> Iterator[str]:
+        """Every identity key to plan, once: the rosters' persons as read, then the directory's others.
+
+        Not sorted: sorting a million keys (and the union set it needs) took 0.8 s, and walking the
+        accounts in the order they were made touches memory in order. The plan's order comes from
+        sorting its changes by identity key instead."""
+        persons, accounts = self.desired.persons, self.actual.accounts
+        for key in persons:
+            if key not in on_hold or key in remapped:
+                yield key
+        for key in accounts:
+            if key not in persons and (key not in on_hold or key in remapped):
+                yield key
+        for key in sorted(remapped):
+            if key not in persons and key not in accounts:
+                yield key
+
     def run(self) -> list[Change]:
         containers = self.containers()
         remapped, on_hold = self.renames()
         renames = list(self.changes)
         self.changes = []
-        keys = sorted((set(self.desired.persons) | set(self.actual.accounts)) - on_hold | set(remapped))
         new_persons = []
-        for key in keys:
+        keyed: list[tuple[str, Change]] = []  # (identity key, change): sorted by key below
+        for key in self._planning_order(on_hold, remapped):
             person = self.desired.persons.get(key)
             account = remapped.get(key) or self.actual.accounts.get(key)
             if key in self.frozen:
@@ -441,13 +458,22 @@ class _Planner:
             if person is None and not set(account.schools) & self.selected:
                 self.final[key] = replace_final(account, active=account.deactivated_on is None)
                 continue
+            before = len(self.changes)
             self.keep_or_update(account, person)
+            if len(self.changes) != before:
+                keyed.extend((key, change) for change in self.changes[before:])
         remapped_old_keys = {account.key for account in remapped.values()}
         for key in sorted(on_hold - remapped_old_keys):
             account = self.actual.accounts.get(key)
             if account is not None:
                 self.final[key] = replace_final(account, active=account.deactivated_on is None)
-        account_changes = self.changes
+        order = {"move": 0, "update": 1, "reactivate": 2, "deactivate": 3}
+        account_changes = [
+            change
+            for _, _, _, change in sorted(
+                (order[change.action], key, index, change) for index, (key, change) in enumerate(keyed)
+            )
+        ]
         self.changes = []
         for person in sorted(
             new_persons,
@@ -456,8 +482,6 @@ class _Planner:
             self.create(person)
         creates = self.changes
         group_creates, group_updates, group_deletes = self.groups()
-        order = {"move": 0, "update": 1, "reactivate": 2, "deactivate": 3}
-        account_changes.sort(key=lambda c: order[c.action])
         return (
             containers + group_creates + renames + creates + account_changes + group_updates + group_deletes
         )
