@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
@@ -137,6 +138,7 @@ def build_desired(
                 for role in ("pupil", "teacher")
             }
         seen_in_school: set[str] = set()
+        only_here = (sys.intern(school.id),)  # one tuple for the school's persons (see schema.parse_account)
         for person in roster.persons:
             scope = _scope(inventory, school, person.role)
             key = identity_key(scope, person.role, person.source_id)
@@ -151,7 +153,7 @@ def build_desired(
                     role=person.role,
                     first_name=person.first_name,
                     last_name=person.last_name,
-                    schools=(school.id,),
+                    schools=only_here,
                     class_name=person.class_name if person.role == "pupil" else None,
                     email=person.email,
                     origin=person.origin,

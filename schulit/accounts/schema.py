@@ -19,6 +19,8 @@ together, so a second flavour or an extra object class plugs in at one place.
 from __future__ import annotations
 
 from datetime import date
+from functools import lru_cache
+from sys import intern
 from typing import Any
 
 import ldap3
@@ -75,11 +77,20 @@ def home_school_of(dn: str, layout: Layout) -> str:
     return value if attribute.strip().lower() == "ou" else ""
 
 
+@lru_cache(maxsize=4096)  # a pure function of the few school combinations there are
+def _schools(values: tuple[str, ...]) -> tuple[str, ...]:
+    """An account's school ids, sorted and interned: one tuple object per combination."""
+    return tuple(sorted(intern(value) for value in values))
+
+
 def parse_account(dn: str, attributes: dict[str, Any], layout: Layout) -> ActualAccount:
     """Turn one search entry of a managed account into an ActualAccount.
 
     Called once per account of a directory read, so written for speed: plain look-ups in a dict of lists
-    of str (what schulit's own decoder gives); anything else is converted to that first.
+    of str (what schulit's own decoder gives); anything else is converted to that first. The values that
+    repeat from account to account (role, school ids, class) are interned, and the schools tuple is one
+    per combination: a million accounts then hold a few thousand such objects, not millions, and the diff
+    compares them by identity (the desired state uses the same interned strings).
     """
     if not all(type(found) is list for found in attributes.values()):
         attributes = {name: values(attributes, name) for name in attributes}
@@ -90,12 +101,12 @@ def parse_account(dn: str, attributes: dict[str, Any], layout: Layout) -> Actual
         dn=dn,
         login=(get("uid") or none)[0],
         key=(get("employeeNumber") or none)[0],
-        role=(get("employeeType") or none)[0],
+        role=intern((get("employeeType") or none)[0]),
         first_name=(get("givenName") or none)[0],
         last_name=(get("sn") or none)[0],
-        home_school=home_school_of(dn, layout),
-        schools=tuple(sorted(get("departmentNumber") or ())),
-        class_name=(get("ou") or none)[0] or None,
+        home_school=intern(home_school_of(dn, layout)),
+        schools=_schools(tuple(get("departmentNumber") or ())),
+        class_name=intern((get("ou") or none)[0]) or None,
         email=(get("mail") or none)[0] or None,
         uid_number=int((get("uidNumber") or none)[0] or 0),
         gid_number=int((get("gidNumber") or none)[0] or 0),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -37,7 +38,7 @@ def normalise_class(value: str) -> str | None:
     text = transliterate(text).lower()
     text = re.sub(r"^0+(?=\d)", "", text)
     text = text.replace("/", "-").replace("_", "-").replace(".", "-")
-    return text if CLASS_PATTERN.match(text) else None
+    return sys.intern(text) if CLASS_PATTERN.match(text) else None  # the directory's read interns it too
 
 
 def parse_date(value: str, formats: tuple[str, ...] = DATE_FORMATS) -> date | None:
