@@ -248,18 +248,27 @@ class ScanWorker:
         return self.read_groups
 
     def records(self, connection: ldap3.Connection, others: list[Unit]) -> Iterator[Record]:
-        """Read units here until none is left, then ``others``; yield every record in unit order."""
+        """Read units here until none is left, then ``others``; yield every record in unit order.
+
+        The records of the first units are yielded as soon as they are all there, while later units are
+        still read (the caller puts them into the state meanwhile, on this core, while the worker reads on
+        the other). A failure of the worker is raised before the last record: no state is ever complete
+        without all its units."""
+        ready = 0  # units yielded so far
         while True:
             try:
                 index = self.queue.popleft()
             except IndexError:
                 break
             self.results[index] = list(read_units(connection, self.layout, [self.units[index]]))
+            while ready in self.results:  # a unit's list is stored whole (by this thread or the collector)
+                yield from self.results.pop(ready)
+                ready += 1
         rest = list(read_units(connection, self.layout, others))
         self.collector.join()
         if self.failure:
             raise DirectoryError(self.failure[0])
-        for index in range(len(self.units)):
+        for index in range(ready, len(self.units)):
             yield from self.results.pop(index)
         yield from rest
 
