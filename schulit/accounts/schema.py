@@ -89,8 +89,9 @@ def parse_account(dn: str, attributes: dict[str, Any], layout: Layout) -> Actual
     Called once per account of a directory read, so written for speed: plain look-ups in a dict of lists
     of str (what schulit's own decoder gives); anything else is converted to that first. The values that
     repeat from account to account (role, school ids, class) are interned, and the schools tuple is one
-    per combination: a million accounts then hold a few thousand such objects, not millions, and the diff
-    compares them by identity (the desired state uses the same interned strings).
+    per combination: a million accounts then hold a few thousand such objects, not millions, and the
+    diff's comparisons with the desired state (which uses the same interned strings) end at the identity
+    check, without reading either string.
     """
     if not all(type(found) is list for found in attributes.values()):
         attributes = {name: values(attributes, name) for name in attributes}
