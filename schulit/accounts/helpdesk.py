@@ -23,6 +23,7 @@ from schulit.accounts.rules import PasswordHolder, write_new_passwords
 from schulit.audit import AuditLog
 from schulit.delivery import DeliveryRecord, rename_login
 from schulit.directory.connection import check_outcome, connected
+from schulit.directory.controls import Control
 from schulit.directory.layout import Layout
 from schulit.directory.read import first, paged, values
 from schulit.errors import SchulitError
@@ -201,10 +202,7 @@ def reset_passwords(
             )
         done: list[str] = []
         for account in accounts:
-            modification = _password_modification(inventory, account, passwords[account.login])
-            controls = None
-            if inventory.directory.flavour == "openldap":  # applied only if its state is still what was read
-                controls = [schema.same_state_control(account.state == "active")]
+            modification, controls = _password_write(inventory, account, passwords[account.login])
             try:
                 check_outcome(
                     connection.modify(account.dn, modification, controls=controls),
@@ -237,17 +235,22 @@ def _new_passwords(
     return {a.login: generate_password(inventory.passwords.length) for a in accounts}
 
 
-def _password_modification(
+def _password_write(
     inventory: Inventory, account: ActualAccount, password: str
-) -> schema.Modification:
-    """OpenLDAP: the hash (disabled accounts keep a disabled hash); AD: ``unicodePwd`` (never
-    ``userPassword``), ``pwdLastSet = 0`` where the role must change it; a disabled user stays disabled."""
+) -> tuple[schema.Modification, list[Control] | None]:
+    """The modify that sets ``password``, and its controls.
+
+    OpenLDAP: the hash (disabled accounts keep a disabled hash), applied only while the account's state is
+    still the one read (``schema.same_state_control``). AD: ``unicodePwd`` (never ``userPassword``),
+    ``pwdLastSet = 0`` where the role must change it; a disabled user stays disabled."""
     if inventory.directory.flavour == "samba-ad":
         from schulit.accounts import flavour_ad
 
-        return flavour_ad.password_modification(account.role, password, inventory)
+        return flavour_ad.password_modification(account.role, password, inventory), None
+    active = account.state == "active"
     # every hash it keeps (with Samba the NT hash too), in one modify
-    return ops.new_password_modification(inventory, password, active=account.state == "active")
+    modification = ops.new_password_modification(inventory, password, active=active)
+    return modification, [schema.same_state_control(active)]
 
 
 def _records(

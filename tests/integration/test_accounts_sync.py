@@ -818,10 +818,12 @@ def test_own_search_decoding_reads_exactly_what_ldap3_reads(county: County) -> N
         plain.unbind()
 
 
-def test_a_reset_made_for_an_active_account_never_reopens_one_deactivated_meanwhile(county: County) -> None:
+def test_a_reset_made_for_an_active_account_never_reopens_one_deactivated_meanwhile(
+    county: County, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A teacher's reset (or a pupil's own change) that read the account while it was active, written
     after the nightly sync deactivated it: slapd refuses it (assertion control), the disabled hash stays."""
-    from schulit.accounts import ops
+    from schulit.accounts import helpdesk, ops
     from schulit.audit import AuditLog
     from schulit.directory.connection import connected
     from schulit.errors import SchulitError
@@ -847,3 +849,10 @@ def test_a_reset_made_for_an_active_account_never_reopens_one_deactivated_meanwh
     assert county.entry("lea.mueller") == deactivated  # nothing written: still disabled, same hash
     assert not can_bind(county, "lea.mueller", issued[0][1])
     assert can_bind(county, "emre.oeztuerk", fresh[0][1])
+
+    # the same race through ``accounts reset-password``: the account as it was read before the sync
+    monkeypatch.setattr(helpdesk, "select_accounts", lambda *_args: [read_while_active])
+    refused = r"deactivated, locked or reactivated meanwhile.*valid only for: nobody"
+    with pytest.raises(SchulitError, match=refused):
+        helpdesk.reset_passwords(inventory, ["lea.mueller"])
+    assert county.entry("lea.mueller") == deactivated
