@@ -421,20 +421,18 @@ class _Planner:
 
     # --- the whole plan ------------------------------------------------------------------------------------
     def _planning_order(self, on_hold: set[str], remapped: dict[str, ActualAccount]) -> Iterator[str]:
-        """Every identity key to plan, once: the rosters' persons as read, then the directory's others.
+        """Every identity key to plan, once: the rosters' persons as read, then the directory's others;
+        none on hold, except the new keys of re-keyed accounts (``remapped``: always a roster person's).
 
         Not sorted: sorting a million keys (and the union set it needs) took 0.8 s, and walking the
         accounts in the order they were made touches memory in order. The plan's order comes from
         sorting its changes by identity key instead."""
-        persons, accounts = self.desired.persons, self.actual.accounts
+        persons = self.desired.persons
         for key in persons:
             if key not in on_hold or key in remapped:
                 yield key
-        for key in accounts:
-            if key not in persons and (key not in on_hold or key in remapped):
-                yield key
-        for key in sorted(remapped):
-            if key not in persons and key not in accounts:
+        for key in self.actual.accounts:
+            if key not in persons and key not in on_hold:
                 yield key
 
     def run(self) -> list[Change]:
