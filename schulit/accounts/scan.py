@@ -309,7 +309,6 @@ def _worker() -> None:
                 for dn, attributes in paged(connection, base_dn, GROUP_FILTER, GROUP_ATTRIBUTES)
             ]
             _emit(out, ("groups", groups))
-            out.flush()
             while (message := pickle.load(source)) is not None:  # noqa: S301 - from our parent
                 index, unit = message
                 records = [
@@ -317,7 +316,6 @@ def _worker() -> None:
                     for uids, number, account in read_units(connection, layout, [unit])
                 ]
                 _emit(out, ("records", (index, records)))
-                out.flush()
         finally:
             connection.unbind()
         result: tuple[str, Any] = ("done", None)

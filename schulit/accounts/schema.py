@@ -270,6 +270,8 @@ def reservation_attributes(login: str, until: date) -> dict[str, Any]:
 
 
 # --- the states an account can be in: deactivated, locked, and back -------------------------------------
+# Every state change is one modify built here; ``password_hash`` is the entry's current userPassword. With
+# Samba enabled the same modify sets sambaAcctFlags (D: disabled), so smbd refuses what PAM refuses.
 
 
 def same_state_control(active: bool) -> Control:
@@ -281,8 +283,6 @@ def same_state_control(active: bool) -> Control:
         f"(description={escape_filter_chars(LOCKED_PREFIX)}*))"
     )
     return assertion_control(f"(!{disabled})" if active else disabled)
-# Every state change is one modify built here; ``password_hash`` is the entry's current userPassword. With
-# Samba enabled the same modify sets sambaAcctFlags (D: disabled), so smbd refuses what PAM refuses.
 
 
 def _samba(samba: SambaSettings | None) -> bool:

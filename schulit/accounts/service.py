@@ -149,7 +149,7 @@ def _collector_paused() -> Iterator[None]:
     still frees everything; the collector runs again afterwards.
 
     What was made meanwhile is first moved to the collector's oldest generation (freeze, then unfreeze):
-    left in the youngest, the first collection after re-enabling walked all of it (70 ms at 100,000
+    left in the youngest, the first collection after re-enabling walked all of it (68 ms at 100,000
     accounts, right after the plan). It is still collected there, by the next full pass.
     """
     was_enabled = gc.isenabled()
